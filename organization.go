@@ -1,0 +1,130 @@
+package freight
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Organization is a customer of the vendor. Its users download what its
+// entitlements allow.
+type Organization struct {
+	ID        string    `json:"id"`
+	Slug      string    `json:"slug"` // unique, used in URLs and by humans
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Validate checks the fields a caller sets.
+func (o *Organization) Validate() error {
+	if err := validateSlug("slug", o.Slug); err != nil {
+		return err
+	}
+	return validateName("name", o.Name)
+}
+
+// User is a person who signs in: vendor staff (with a vendor role) or a
+// customer's employee (with memberships in one or more organizations).
+type User struct {
+	ID         string    `json:"id"`
+	Email      string    `json:"email"` // unique, stored lower case
+	Name       string    `json:"name"`
+	VendorRole Role      `json:"vendor_role,omitempty"` // empty for customer users
+	Disabled   bool      `json:"disabled"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+
+	// PasswordHash is the encoded password hash, empty when no password is
+	// set. It never leaves the server.
+	PasswordHash string `json:"-"`
+}
+
+// Validate normalises the email address and checks the fields a caller sets.
+func (u *User) Validate() error {
+	email, err := NormalizeEmail(u.Email)
+	if err != nil {
+		return err
+	}
+	u.Email = email
+	if u.Name != "" {
+		if err := validateName("name", u.Name); err != nil {
+			return err
+		}
+	}
+	if u.VendorRole != "" && !u.VendorRole.IsVendor() {
+		return FieldError("vendor_role", "must be one of admin, publisher, support")
+	}
+	return nil
+}
+
+// NormalizeEmail checks that s is a plain email address (no display name)
+// and returns it in lower case.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", FieldError("email", "is required")
+	}
+	if len(s) > 254 {
+		return "", FieldError("email", "must be at most 254 characters")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
+		return "", FieldError("email", "must be a plain email address like name@example.com")
+	}
+	return strings.ToLower(s), nil
+}
+
+// Membership places a user in an organization with an organization role.
+type Membership struct {
+	UserID    string    `json:"user_id"`
+	OrgID     string    `json:"org_id"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Validate checks the role.
+func (m *Membership) Validate() error {
+	if !m.Role.IsOrg() {
+		return FieldError("role", "must be org-admin or member")
+	}
+	return nil
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func validateSlug(field, s string) error {
+	if s == "" {
+		return FieldError(field, "is required")
+	}
+	if !slugRE.MatchString(s) {
+		return FieldError(field, "must be 1 to 63 lower-case letters, digits or dashes, starting and ending with a letter or digit")
+	}
+	return nil
+}
+
+func validateName(field, s string) error {
+	if strings.TrimSpace(s) == "" {
+		return FieldError(field, "is required")
+	}
+	return validateText(field, s, 200)
+}
+
+// validateText bounds free text and refuses invalid UTF-8 and control
+// characters, which have no business in names and break logs and terminals.
+func validateText(field, s string, max int) error {
+	if !utf8.ValidString(s) {
+		return FieldError(field, "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(s) > max {
+		return FieldError(field, "must be at most %d characters", max)
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return FieldError(field, "must not contain control characters")
+		}
+	}
+	return nil
+}

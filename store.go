@@ -1,0 +1,204 @@
+package freight
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the metadata store. Implementations live in adapter packages
+// (sqlstore for SQLite and PostgreSQL) and must pass the conformance suite in
+// storetest.
+//
+// Error contract, for every method:
+//   - ENOTFOUND when an object named by id, slug or email does not exist;
+//   - ECONFLICT when a uniqueness rule is violated (slug, email, version,
+//     filename, organization×product) or a delete is refused because other
+//     objects depend on it, or a state transition is not allowed;
+//   - EINVALID when an argument fails validation (the store validates what it
+//     writes; callers may validate earlier for better messages);
+//   - EUNAVAILABLE or EINTERNAL when the database fails.
+//
+// A Store does no authorization: callers decide who may call what.
+// Methods that return a slice never return nil, nil for a missing object;
+// they return ENOTFOUND.
+type Store interface {
+	// Tx runs fn in one transaction on a Store bound to it. If fn returns an
+	// error, or panics, nothing it did is kept. Calls on the outer Store from
+	// inside fn run outside the transaction. Nested Tx calls run inside the
+	// same transaction.
+	Tx(ctx context.Context, fn func(tx Store) error) error
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+
+	// Organizations. Deleting an organization deletes its memberships,
+	// entitlements and organization tokens; its audit events stay.
+	CreateOrganization(ctx context.Context, o *Organization) error
+	Organization(ctx context.Context, id string) (*Organization, error)
+	OrganizationBySlug(ctx context.Context, slug string) (*Organization, error)
+	Organizations(ctx context.Context, f OrganizationFilter) ([]*Organization, string, error)
+	// UpdateOrganization locks the row, passes a copy to fn and writes what
+	// fn returns. Concurrent updates of one row are serialized, so
+	// read-modify-write in fn is safe. The id and created time cannot change.
+	UpdateOrganization(ctx context.Context, id string, fn func(*Organization) error) (*Organization, error)
+	DeleteOrganization(ctx context.Context, id string) error
+
+	// Users. Deleting a user deletes its memberships and tokens.
+	CreateUser(ctx context.Context, u *User) error
+	User(ctx context.Context, id string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	Users(ctx context.Context, f UserFilter) ([]*User, string, error)
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
+	DeleteUser(ctx context.Context, id string) error
+
+	// Memberships. PutMembership creates the membership or changes its role;
+	// ENOTFOUND if the user or the organization does not exist.
+	PutMembership(ctx context.Context, m *Membership) error
+	Memberships(ctx context.Context, f MembershipFilter) ([]*Membership, string, error)
+	DeleteMembership(ctx context.Context, userID, orgID string) error
+
+	// Products. Deleting a product that has releases is refused with
+	// ECONFLICT (yank or delete the releases first); its entitlements are
+	// deleted with it.
+	CreateProduct(ctx context.Context, p *Product) error
+	Product(ctx context.Context, id string) (*Product, error)
+	ProductBySlug(ctx context.Context, slug string) (*Product, error)
+	Products(ctx context.Context, f ProductFilter) ([]*Product, string, error)
+	UpdateProduct(ctx context.Context, id string, fn func(*Product) error) (*Product, error)
+	DeleteProduct(ctx context.Context, id string) error
+
+	// Releases. A release is created as a draft. Deleting is allowed for
+	// drafts only (ECONFLICT otherwise: a published release is yanked, never
+	// deleted, so that the download record stays meaningful) and deletes its
+	// artifacts.
+	CreateRelease(ctx context.Context, r *Release) error
+	Release(ctx context.Context, id string) (*Release, error)
+	ReleaseByVersion(ctx context.Context, productID, version string) (*Release, error)
+	Releases(ctx context.Context, f ReleaseFilter) ([]*Release, string, error)
+	UpdateRelease(ctx context.Context, id string, fn func(*Release) error) (*Release, error)
+	DeleteRelease(ctx context.Context, id string) error
+
+	// Artifacts. ENOTFOUND on create if the release does not exist.
+	CreateArtifact(ctx context.Context, a *Artifact) error
+	Artifact(ctx context.Context, id string) (*Artifact, error)
+	Artifacts(ctx context.Context, f ArtifactFilter) ([]*Artifact, string, error)
+	UpdateArtifact(ctx context.Context, id string, fn func(*Artifact) error) (*Artifact, error)
+	DeleteArtifact(ctx context.Context, id string) error
+
+	// Entitlements: at most one per organization and product (ECONFLICT).
+	// ENOTFOUND on create if the organization or the product does not exist.
+	CreateEntitlement(ctx context.Context, e *Entitlement) error
+	Entitlement(ctx context.Context, id string) (*Entitlement, error)
+	Entitlements(ctx context.Context, f EntitlementFilter) ([]*Entitlement, string, error)
+	UpdateEntitlement(ctx context.Context, id string, fn func(*Entitlement) error) (*Entitlement, error)
+	DeleteEntitlement(ctx context.Context, id string) error
+
+	// Tokens. RevokeToken is idempotent and keeps the first revocation time.
+	// TouchToken records a use; it is best effort and may skip a write when
+	// the last recorded use is recent.
+	CreateToken(ctx context.Context, t *Token) error
+	Token(ctx context.Context, id string) (*Token, error)
+	Tokens(ctx context.Context, f TokenFilter) ([]*Token, string, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) (*Token, error)
+	TouchToken(ctx context.Context, id string, at time.Time) error
+
+	// Audit events: append-only, listed newest first.
+	CreateAuditEvent(ctx context.Context, e *AuditEvent) error
+	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)
+}
+
+// Page selects one page of a list. Lists are ordered by id (creation
+// order) unless the filter says otherwise; After is the opaque cursor
+// returned with the previous page. Limit is clamped to [1, MaxPageSize] and
+// defaults to DefaultPageSize.
+//
+// Every list method returns the page and the cursor of the next page, or ""
+// when this page is the last.
+type Page struct {
+	After string
+	Limit int
+}
+
+// Page sizes.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// Size returns the effective page size.
+func (p Page) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageSize
+	case p.Limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return p.Limit
+}
+
+// OrganizationFilter selects organizations.
+type OrganizationFilter struct {
+	Page
+}
+
+// UserFilter selects users. OrgID keeps the members of one organization;
+// VendorOnly keeps vendor staff.
+type UserFilter struct {
+	Page
+	OrgID      string
+	VendorOnly bool
+}
+
+// MembershipFilter selects memberships of one user, one organization, or
+// all. Ordered by user id, then organization id.
+type MembershipFilter struct {
+	Page
+	UserID string
+	OrgID  string
+}
+
+// ProductFilter selects products.
+type ProductFilter struct {
+	Page
+}
+
+// ReleaseFilter selects releases, newest created first.
+type ReleaseFilter struct {
+	Page
+	ProductID string
+	State     ReleaseState
+	Channel   Channel
+}
+
+// ArtifactFilter selects artifacts.
+type ArtifactFilter struct {
+	Page
+	ReleaseID string
+	State     ArtifactState
+}
+
+// EntitlementFilter selects entitlements.
+type EntitlementFilter struct {
+	Page
+	OrgID     string
+	ProductID string
+}
+
+// TokenFilter selects tokens.
+type TokenFilter struct {
+	Page
+	UserID string
+	OrgID  string
+}
+
+// AuditFilter selects audit events, newest first. Zero fields do not filter.
+type AuditFilter struct {
+	Page
+	Actor      string
+	Action     string
+	TargetType string
+	TargetID   string
+	OrgID      string
+	Since      time.Time // inclusive
+	Until      time.Time // exclusive
+}
