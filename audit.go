@@ -10,10 +10,10 @@ import (
 type AuditEvent struct {
 	ID         string          `json:"id"`
 	Time       time.Time       `json:"time"`
-	Actor      string          `json:"actor"`             // user or token id, or "system"
+	Actor      string          `json:"actor"`              // user or token id, or "system"
 	TokenID    string          `json:"token_id,omitempty"` // the credential used
-	Action     string          `json:"action"`            // e.g. "organization.create"
-	TargetType string          `json:"target_type"`       // e.g. "organization"
+	Action     string          `json:"action"`             // e.g. "organization.create"
+	TargetType string          `json:"target_type"`        // e.g. "organization"
 	TargetID   string          `json:"target_id"`
 	OrgID      string          `json:"org_id,omitempty"` // the customer organization concerned, if any
 	IP         string          `json:"ip,omitempty"`

@@ -8,14 +8,14 @@ import (
 // Error codes. Each one maps to a single HTTP status in the server package;
 // the set is small on purpose so that callers can branch on it.
 const (
-	EINVALID      = "invalid"       // the request is malformed or violates a rule
-	ENOTFOUND     = "not_found"     // the object does not exist or the caller may not see it
-	ECONFLICT     = "conflict"      // the object exists already or its state forbids the change
-	EUNAUTHORIZED = "unauthorized"  // no valid credential
-	EFORBIDDEN    = "forbidden"     // a valid credential without the needed role
-	ETOOLARGE     = "too_large"     // the request body exceeds its limit
-	EUNAVAILABLE  = "unavailable"   // a dependency (database, storage) cannot be reached
-	EINTERNAL     = "internal"      // a bug or an unexpected failure; details are logged, never shown
+	EINVALID      = "invalid"      // the request is malformed or violates a rule
+	ENOTFOUND     = "not_found"    // the object does not exist or the caller may not see it
+	ECONFLICT     = "conflict"     // the object exists already or its state forbids the change
+	EUNAUTHORIZED = "unauthorized" // no valid credential
+	EFORBIDDEN    = "forbidden"    // a valid credential without the needed role
+	ETOOLARGE     = "too_large"    // the request body exceeds its limit
+	EUNAVAILABLE  = "unavailable"  // a dependency (database, storage) cannot be reached
+	EINTERNAL     = "internal"     // a bug or an unexpected failure; details are logged, never shown
 )
 
 // Error is the one error type of Freight. Code is machine readable, Message
