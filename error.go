@@ -63,7 +63,7 @@ func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	if e, ok := errors.AsType[*Error](err); ok {
+	if e, ok := errors.AsType[*Error](err); ok && e != nil {
 		return e.Code
 	}
 	return EINTERNAL
@@ -75,7 +75,7 @@ func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	if e, ok := errors.AsType[*Error](err); ok {
+	if e, ok := errors.AsType[*Error](err); ok && e != nil {
 		return e.Message
 	}
 	return "internal error"
@@ -83,7 +83,7 @@ func ErrorMessage(err error) string {
 
 // ErrorField returns the input field named by err, if any.
 func ErrorField(err error) string {
-	if e, ok := errors.AsType[*Error](err); ok {
+	if e, ok := errors.AsType[*Error](err); ok && e != nil {
 		return e.Field
 	}
 	return ""

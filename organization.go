@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -67,7 +68,9 @@ func NormalizeEmail(s string) (string, error) {
 	if s == "" {
 		return "", FieldError("email", "is required")
 	}
-	if len(s) > 254 {
+	// Lower-casing can lengthen a string (Ⱥ is 2 bytes, ⱥ is 3), so the
+	// limit applies to the lower-case form, which is what is stored.
+	if len(strings.ToLower(s)) > 254 {
 		return "", FieldError("email", "must be at most 254 characters")
 	}
 	a, err := mail.ParseAddress(s)
@@ -109,6 +112,9 @@ func validateName(field, s string) error {
 	if strings.TrimSpace(s) == "" {
 		return FieldError(field, "is required")
 	}
+	if strings.ContainsAny(s, "\n\t") {
+		return FieldError(field, "must be a single line")
+	}
 	return validateText(field, s, 200)
 }
 
@@ -122,7 +128,8 @@ func validateText(field, s string, max int) error {
 		return FieldError(field, "must be at most %d characters", max)
 	}
 	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+		// C0, DEL and C1 (U+0080–U+009F, which include terminal escapes).
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
 			return FieldError(field, "must not contain control characters")
 		}
 	}
