@@ -57,9 +57,10 @@ type Store interface {
 	Memberships(ctx context.Context, f MembershipFilter) ([]*Membership, string, error)
 	DeleteMembership(ctx context.Context, userID, orgID string) error
 
-	// Products. Deleting a product that has releases is refused with
-	// ECONFLICT (yank or delete the releases first); its entitlements are
-	// deleted with it.
+	// Products. Deleting a product that has any release is refused with
+	// ECONFLICT: draft releases can be deleted first, but a product that
+	// ever published stays, because downloads and licenses refer to it.
+	// Its entitlements are deleted with it.
 	CreateProduct(ctx context.Context, p *Product) error
 	Product(ctx context.Context, id string) (*Product, error)
 	ProductBySlug(ctx context.Context, slug string) (*Product, error)
