@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/freight-portal/freight"
+)
+
+// healthz answers 200 while the process serves requests.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
+}
+
+// readyz answers 200 when the database answers, 503 otherwise, so that a
+// load balancer stops sending traffic to a replica that lost its database.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.WarnContext(ctx, "readiness check failed", "err", err)
+		s.writeError(w, r, &freight.Error{Code: freight.EUNAVAILABLE, Message: "database unreachable", Err: err})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, freight.Errorf(freight.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+}
+
+// me describes the caller.
+type me struct {
+	UserID  string       `json:"user_id,omitempty"`
+	TokenID string       `json:"token_id,omitempty"`
+	Role    freight.Role `json:"role"`
+	OrgID   string       `json:"org_id,omitempty"`
+}
+
+func (s *Server) getMe(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	writeJSON(w, http.StatusOK, me{UserID: p.UserID, TokenID: p.TokenID, Role: p.Role, OrgID: p.OrgID})
+	return nil
+}

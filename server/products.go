@@ -1,0 +1,139 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/freight-portal/freight"
+)
+
+type productInput struct {
+	Slug        *string `json:"slug"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+func (in productInput) apply(p *freight.Product) {
+	if in.Slug != nil {
+		p.Slug = *in.Slug
+	}
+	if in.Name != nil {
+		p.Name = *in.Name
+	}
+	if in.Description != nil {
+		p.Description = *in.Description
+	}
+}
+
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	if err := need(p, p.CanRead(), "list products"); err != nil {
+		return err
+	}
+	pg, err := page(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	ps, next, err := s.store.Products(r.Context(), freight.ProductFilter{Page: pg})
+	if err != nil {
+		return err
+	}
+	writeList(w, ps, next)
+	return nil
+}
+
+func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	if err := need(p, p.CanPublish(), "create products"); err != nil {
+		return err
+	}
+	var in productInput
+	if err := s.decode(w, r, &in); err != nil {
+		return err
+	}
+	var prod freight.Product
+	in.apply(&prod)
+	if err := prod.Validate(); err != nil {
+		return err
+	}
+	err := s.change(r, "product.create", "product", func(tx freight.Store) (audited, error) {
+		if err := tx.CreateProduct(r.Context(), &prod); err != nil {
+			return audited{}, err
+		}
+		return audited{id: prod.ID, details: &prod}, nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, &prod)
+	return nil
+}
+
+func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	if err := need(p, p.CanRead(), "read products"); err != nil {
+		return err
+	}
+	prod, err := productRef(r.Context(), s.store, r.PathValue("product"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, prod)
+	return nil
+}
+
+func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	if err := need(p, p.CanPublish(), "change products"); err != nil {
+		return err
+	}
+	body, err := s.patchBody(w, r, &productInput{})
+	if err != nil {
+		return err
+	}
+	var updated *freight.Product
+	err = s.change(r, "product.update", "product", func(tx freight.Store) (audited, error) {
+		prod, err := productRef(r.Context(), tx, r.PathValue("product"))
+		if err != nil {
+			return audited{}, err
+		}
+		updated, err = tx.UpdateProduct(r.Context(), prod.ID, func(p *freight.Product) error {
+			var in productInput
+			if err := decodeBytes(body, &in); err != nil {
+				return err
+			}
+			in.apply(p)
+			return p.Validate()
+		})
+		if err != nil {
+			return audited{}, err
+		}
+		return audited{id: prod.ID, details: diff{Before: prod, After: updated}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, updated)
+	return nil
+}
+
+func (s *Server) deleteProduct(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	if err := need(p, p.CanAdminister(), "delete products"); err != nil {
+		return err
+	}
+	err := s.change(r, "product.delete", "product", func(tx freight.Store) (audited, error) {
+		prod, err := productRef(r.Context(), tx, r.PathValue("product"))
+		if err != nil {
+			return audited{}, err
+		}
+		if err := tx.DeleteProduct(r.Context(), prod.ID); err != nil {
+			return audited{}, err
+		}
+		return audited{id: prod.ID, details: prod}, nil
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
