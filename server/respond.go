@@ -64,7 +64,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeJSON answers v as JSON with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf, err := json.Marshal(v)
+	// Not json.Marshal: it escapes <, > and & for HTML, which only makes
+	// messages like "Bearer <token>" harder to read. Answers are never HTML.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	buf := b.Bytes()
 	if err != nil {
 		// Only a programming error gets here: every answer type marshals.
 		http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
@@ -75,7 +81,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	w.Write(append(buf, '\n'))
+	w.Write(buf) // Encode ends it with a newline
 }
 
 // list is the JSON shape of every list answer. Next is the cursor to pass

@@ -39,7 +39,8 @@ func (c *clock) Add(d time.Duration) {
 
 // env is a running server on a fresh SQLite database with one vendor admin.
 type env struct {
-	t      *testing.T
+	t      testing.TB
+	h      http.Handler
 	url    string
 	store  *sqlstore.DB
 	clock  *clock
@@ -66,7 +67,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -80,9 +81,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now().UTC().Truncate(time.Microsecond)}
-	srv := httptest.NewServer(server.New(db, logger, server.Config{Now: clk.Now, MaxBodyBytes: 4096}))
+	h := server.New(db, logger, server.Config{Now: clk.Now, MaxBodyBytes: 4096})
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, store: db, clock: clk, logs: logs, client: srv.Client()}
+	e := &env{t: t, h: h, url: srv.URL, store: db, clock: clk, logs: logs, client: srv.Client()}
 	e.admin = &freight.User{Email: "root@vendor.example", VendorRole: freight.RoleAdmin}
 	if err := db.CreateUser(ctx, e.admin); err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func (r response) err() (code, message, field string) {
 	return b.Error.Code, b.Error.Message, b.Error.Field
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.body, err)
@@ -181,7 +183,7 @@ func (e *env) must(want int, method, path, token string, body any) response {
 
 // wantError checks the status, code and (if not empty) field of an error
 // answer, and that the message says something.
-func wantError(t *testing.T, r response, status int, code, field string) {
+func wantError(t testing.TB, r response, status int, code, field string) {
 	t.Helper()
 	gotCode, msg, gotField := r.err()
 	if r.status != status || gotCode != code || gotField != field || msg == "" {
@@ -390,18 +392,6 @@ func TestBadInput(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("status = %d, want 400", resp.StatusCode)
-		}
-	})
-	t.Run("HugeHeader", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", e.url+"/healthz", nil)
-		req.Header.Set("X-Junk", strings.Repeat("a", 2<<20))
-		resp, err := e.client.Do(req)
-		if err != nil {
-			return // the server may close the connection instead of answering
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-			t.Errorf("status = %d, want 431", resp.StatusCode)
 		}
 	})
 	t.Run("NothingLost", func(t *testing.T) {

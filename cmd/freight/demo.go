@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
 
 	"github.com/freight-portal/freight"
@@ -273,10 +274,12 @@ func writeDemoInfo(path string, info *demoInfo) error {
 
 func printDemo(w io.Writer, info *demoInfo, path string) {
 	fmt.Fprintf(w, "Freight demo is running at %s\n\n", info.URL)
-	fmt.Fprintf(w, "Vendor admin   %s  password %s\n               token %s\n", info.Admin.Email, info.Admin.Password, info.Admin.Token)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Vendor admin\t%s\tpassword %s\n\t\ttoken %s\n", info.Admin.Email, info.Admin.Password, info.Admin.Token)
 	for _, c := range info.Customers {
-		fmt.Fprintf(w, "Customer %-6s%s  password %s\n               token %s\n", c.Org, c.Email, c.Password, c.Token)
+		fmt.Fprintf(tw, "Customer %s\t%s\tpassword %s\n\t\ttoken %s\n", c.Org, c.Email, c.Password, c.Token)
 	}
+	tw.Flush()
 	fmt.Fprintf(w, "\nTry: curl -H \"Authorization: Bearer %s\" %s/api/v1/organizations\n", info.Admin.Token, info.URL)
 	fmt.Fprintf(w, "The same details are in %s. Stop with Ctrl-C.\n", path)
 }

@@ -340,6 +340,31 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestHugeHeaders checks the server's own header limit (64 KiB), well
+// below net/http's default of 1 MiB.
+func TestHugeHeaders(t *testing.T) {
+	s := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	url := s.stdout.waitFor(t, listeningRE, s.done)
+	for _, tc := range []struct {
+		size int
+		want int
+	}{
+		{32 << 10, http.StatusOK},
+		{100 << 10, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		req, _ := http.NewRequest("GET", url+"/healthz", nil)
+		req.Header.Set("X-Junk", strings.Repeat("a", tc.size))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%d-byte header: %v", tc.size, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%d-byte header: status %d, want %d", tc.size, resp.StatusCode, tc.want)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	var out output
 	if err := run(context.Background(), []string{"version"}, nil, &out, io.Discard); err != nil {
