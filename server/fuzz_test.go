@@ -46,7 +46,9 @@ func checkAnswer(t *testing.T, method, target, body string, rec *httptest.Respon
 		t.Fatalf("%s %s: answer is not a JSON object: %q", method, target, rec.Body)
 	}
 	if rec.Code >= 400 {
-		var b struct{ Error struct{ Code, Message string } }
+		var b struct {
+			Error struct{ Code, Message string }
+		}
 		json.Unmarshal(rec.Body.Bytes(), &b)
 		if b.Error.Code == "" || b.Error.Message == "" {
 			t.Fatalf("%s %s: error answer without code or message: %s", method, target, rec.Body)
