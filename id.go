@@ -18,6 +18,7 @@ const (
 	PrefixEntitlement  = "ent"
 	PrefixToken        = "tok"
 	PrefixAudit        = "evt"
+	PrefixUpload       = "upl"
 )
 
 // crockford is Crockford's base32 alphabet in lower case: no i, l, o or u,

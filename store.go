@@ -103,6 +103,26 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string, at time.Time) (*Token, error)
 	TouchToken(ctx context.Context, id string, at time.Time) error
 
+	// Uploads. ENOTFOUND on create if the artifact does not exist; deleting
+	// an artifact deletes its uploads (abort their staging areas first).
+	CreateUpload(ctx context.Context, u *Upload) error
+	Upload(ctx context.Context, id string) (*Upload, error)
+	Uploads(ctx context.Context, f UploadFilter) ([]*Upload, string, error)
+	UpdateUpload(ctx context.Context, id string, fn func(*Upload) error) (*Upload, error)
+
+	// BlobReferenced reports whether any artifact, in any state, names the
+	// blob digest as its SHA256.
+	BlobReferenced(ctx context.Context, digest string) (bool, error)
+	// LockBlob takes the lock on a blob digest for owner until the given
+	// time. It excludes the garbage collector (which deletes unreferenced
+	// blobs) from an upload that is about to reference one, across
+	// replicas. Taking a lock held by another owner fails with ECONFLICT
+	// unless that lock has expired; the same owner may take it again to
+	// extend it. UnlockBlob releases it; releasing a lock not held by
+	// owner does nothing.
+	LockBlob(ctx context.Context, digest, owner string, until time.Time) error
+	UnlockBlob(ctx context.Context, digest, owner string) error
+
 	// Audit events: append-only, listed newest first.
 	CreateAuditEvent(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)
@@ -190,6 +210,15 @@ type TokenFilter struct {
 	Page
 	UserID string
 	OrgID  string
+}
+
+// UploadFilter selects uploads. ExpiredBefore keeps uploads whose
+// ExpiresAt is before it.
+type UploadFilter struct {
+	Page
+	ArtifactID    string
+	State         UploadState
+	ExpiredBefore time.Time
 }
 
 // AuditFilter selects audit events, newest first. Zero fields do not filter.

@@ -448,6 +448,10 @@ func releaseNamed(id string) parent {
 	return parent{table: "releases", id: id, notFound: "release not found"}
 }
 
+func artifactNamed(id string) parent {
+	return parent{table: "artifacts", id: id, notFound: "artifact not found"}
+}
+
 // badCursor is the answer to a cursor that no list returned.
 func badCursor() error {
 	return freight.FieldError("after", "is not a cursor returned by a previous page")

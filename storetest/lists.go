@@ -71,3 +71,10 @@ func auditList(t testing.TB, s freight.Store, f freight.AuditFilter) listFunc[*f
 		return s.AuditEvents(t.Context(), f)
 	}
 }
+
+func uploadList(t testing.TB, s freight.Store, f freight.UploadFilter) listFunc[*freight.Upload] {
+	return func(p freight.Page) ([]*freight.Upload, string, error) {
+		f.Page = p
+		return s.Uploads(t.Context(), f)
+	}
+}

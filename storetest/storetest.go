@@ -64,6 +64,8 @@ func groups() []group {
 		{"Artifacts", artifactTests},
 		{"Entitlements", entitlementTests},
 		{"Tokens", tokenTests},
+		{"Uploads", uploadTests},
+		{"Blobs", blobTests},
 		{"AuditEvents", auditTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},

@@ -25,6 +25,9 @@ func testTimesUTCMicroseconds(t *testing.T, s freight.Store) {
 	MustPublishRelease(t, s, r.ID, at)
 	MustYankRelease(t, s, r.ID, at.Add(time.Hour), "bad")
 	a := MustCreateArtifact(t, s, newArtifact(r.ID, "widget.tar.gz"))
+	up := newUpload(a.ID)
+	up.ExpiresAt, up.ClaimedUntil = at.Add(24*time.Hour), ptr(at.Add(time.Hour))
+	MustCreateUpload(t, s, up)
 	e := newEntitlement(o.ID, p.ID)
 	e.MaintenanceUntil, e.NotBefore, e.NotAfter = ptr(at), ptr(at.Add(-time.Hour)), ptr(at.Add(time.Hour))
 	MustCreateEntitlement(t, s, e)
@@ -50,6 +53,7 @@ func testTimesUTCMicroseconds(t *testing.T, s freight.Store) {
 	add(s.Artifact(ctx, a.ID))
 	add(s.Entitlement(ctx, e.ID))
 	add(s.Token(ctx, tok.ID))
+	add(s.Upload(ctx, up.ID))
 	for _, m := range listAll(t, membershipList(t, s, freight.MembershipFilter{})) {
 		objects = append(objects, m)
 	}
@@ -69,8 +73,8 @@ func testTimesUTCMicroseconds(t *testing.T, s freight.Store) {
 		}
 	}
 	// Organization 2, User 2, Product 2, Release 4, Artifact 2,
-	// Entitlement 5, Token 4, Membership 1, AuditEvent 1+1.
-	if want := 24; n != want {
+	// Entitlement 5, Token 4, Upload 4, Membership 1, AuditEvent 1+1.
+	if want := 28; n != want {
 		t.Errorf("checked %d times, want %d: a time field came back nil", n, want)
 	}
 }
