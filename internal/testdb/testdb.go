@@ -1,7 +1,8 @@
 // Package testdb gives tests fresh, isolated databases: a SQLite file in the
 // test's temporary directory, or a PostgreSQL schema of its own that is
 // dropped when the test ends, so that parallel tests and parallel runs
-// against one server never see each other's rows.
+// against one server never see each other's rows. Blob stores get the same
+// treatment: an S3 prefix of their own, emptied when the test ends.
 package testdb
 
 import (
