@@ -16,6 +16,8 @@ import (
 //   - ENOTFOUND when the blob or upload does not exist;
 //   - EINVALID for a malformed digest, a range that starts beyond the end,
 //     or bytes that do not match what was declared (Put, FinishUpload);
+//   - ECONFLICT when an upload's part is being replaced by a newer send of
+//     the same part, or the upload is being finished;
 //   - EUNAVAILABLE when the backend cannot be reached;
 //   - EINTERNAL otherwise.
 //
@@ -61,7 +63,10 @@ type BlobInfo struct {
 // clients send parts straight to the bucket.
 //
 // Parts are numbered from 1; every part is partSize bytes except the last,
-// which holds the rest. Sending a part again replaces it.
+// which holds the rest (an empty blob is one empty part). Backends may
+// require a least part size (S3: 5 MiB); the portal never asks for less.
+// Sending a part again replaces it; a send that fails half-way leaves the
+// part missing.
 type MultipartStore interface {
 	// CreateUpload starts a staging area for a blob of size bytes sent in
 	// parts of partSize bytes and returns its id, opaque to callers.
@@ -77,14 +82,17 @@ type MultipartStore interface {
 	// after a crash or an error; it then hashes again.
 	FinishUpload(ctx context.Context, uploadID string, size, partSize int64) (digest string, err error)
 
-	// CommitUpload makes the staged object the blob named digest (the value
-	// FinishUpload returned) and removes the staging area. If that blob
-	// exists already, the staged copy is discarded. Committing an upload
-	// that was committed already is not an error when the blob exists.
+	// CommitUpload makes the staged object the blob named digest and
+	// removes the staging area. digest must be the value FinishUpload
+	// returned, and no part may have arrived since: otherwise EINVALID, so
+	// that no blob is ever stored under a name that is not its hash. If
+	// that blob exists already, the staged copy is discarded. Committing an
+	// upload that was committed already succeeds when the blob exists.
 	CommitUpload(ctx context.Context, uploadID, digest string) error
 
 	// AbortUpload discards a staging area and every part in it. Aborting
-	// an upload that does not exist (any more) succeeds.
+	// an upload that does not exist (any more) succeeds; an id the store
+	// cannot have made is ENOTFOUND.
 	AbortUpload(ctx context.Context, uploadID string) error
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 
 	"github.com/freight-portal/freight"
@@ -117,7 +118,7 @@ func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.transitionRelease(w, r, id, "release.update", func(rel *freight.Release) error {
+	return s.transitionRelease(w, r, id, "release.update", func(_ freight.Store, rel *freight.Release) error {
 		var in releaseInput
 		if err := decodeBytes(body, &in); err != nil {
 			return err
@@ -147,9 +148,12 @@ func (s *Server) publishRelease(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.transitionRelease(w, r, id, "release.publish", func(rel *freight.Release) error {
+	return s.transitionRelease(w, r, id, "release.publish", func(tx freight.Store, rel *freight.Release) error {
 		if rel.State != freight.ReleaseDraft {
 			return freight.Errorf(freight.ECONFLICT, "release %s is %s; only a draft can be published", rel.Version, rel.State)
+		}
+		if err := allAvailable(r.Context(), tx, rel); err != nil {
+			return err
 		}
 		now := s.now()
 		rel.State = freight.ReleasePublished
@@ -182,7 +186,7 @@ func (s *Server) yankRelease(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return s.transitionRelease(w, r, id, "release.yank", func(rel *freight.Release) error {
+	return s.transitionRelease(w, r, id, "release.yank", func(_ freight.Store, rel *freight.Release) error {
 		if rel.State != freight.ReleasePublished {
 			return freight.Errorf(freight.ECONFLICT, "release %s is %s; only a published release can be yanked", rel.Version, rel.State)
 		}
@@ -196,14 +200,14 @@ func (s *Server) yankRelease(w http.ResponseWriter, r *http.Request) error {
 
 // transitionRelease applies fn to a release under the row lock, validates
 // the result, audits it and answers it.
-func (s *Server) transitionRelease(w http.ResponseWriter, r *http.Request, id, action string, fn func(*freight.Release) error) error {
+func (s *Server) transitionRelease(w http.ResponseWriter, r *http.Request, id, action string, fn func(tx freight.Store, rel *freight.Release) error) error {
 	var before, after *freight.Release
 	err := s.change(r, action, "release", func(tx freight.Store) (audited, error) {
 		var err error
 		after, err = tx.UpdateRelease(r.Context(), id, func(rel *freight.Release) error {
 			b := *rel
 			before = &b
-			if err := fn(rel); err != nil {
+			if err := fn(tx, rel); err != nil {
 				return err
 			}
 			return rel.Validate()
@@ -268,4 +272,26 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeList(w, as, next)
 	return nil
+}
+
+// allAvailable refuses to publish a release with a file that is still
+// uploading, or failed: customers would see a file they cannot download.
+// It runs under the release's row lock, which adding an artifact takes too.
+func allAvailable(ctx context.Context, tx freight.Store, rel *freight.Release) error {
+	f := freight.ArtifactFilter{ReleaseID: rel.ID, Page: freight.Page{Limit: freight.MaxPageSize}}
+	for {
+		as, next, err := tx.Artifacts(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if a.State != freight.ArtifactAvailable {
+				return freight.Errorf(freight.ECONFLICT, "release %s cannot be published: %s is %s", rel.Version, a.Filename, a.State)
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		f.After = next
+	}
 }

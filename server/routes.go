@@ -51,6 +51,16 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/releases/{release}/publish", s.publishRelease)
 	handle("POST /api/v1/releases/{release}/yank", s.yankRelease)
 	handle("GET /api/v1/releases/{release}/artifacts", s.listArtifacts)
+	handle("POST /api/v1/releases/{release}/artifacts", s.createArtifact)
+	handle("GET /api/v1/artifacts/{artifact}", s.getArtifact)
+	handle("DELETE /api/v1/artifacts/{artifact}", s.deleteArtifact)
+
+	handle("GET /api/v1/uploads/{upload}", s.getUpload)
+	handle("POST /api/v1/uploads/{upload}/urls", s.partURLs)
+	handle("POST /api/v1/uploads/{upload}/complete", s.completeUpload)
+	handle("DELETE /api/v1/uploads/{upload}", s.abortUpload)
+	// A part URL is its own credential, like a presigned S3 URL.
+	api.Handle("PUT /api/v1/uploads/{upload}/parts/{part}", s.adapt(s.putPart))
 
 	handle("GET /api/v1/entitlements", s.listEntitlements)
 	handle("POST /api/v1/entitlements", s.createEntitlement)

@@ -1,15 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/freight-portal/freight"
 )
 
-// Config holds the settings of the HTTP layer.
+// Config holds the settings of the HTTP layer. Zero values take defaults.
 type Config struct {
 	// MaxBodyBytes bounds JSON request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
@@ -17,12 +19,24 @@ type Config struct {
 	Version string
 	// Now is the clock; nil means time.Now. Tests replace it.
 	Now func() time.Time
+	// PublicURL is the portal's base URL as clients reach it, used in the
+	// URLs it hands out; empty means the scheme and host of each request.
+	PublicURL string
+	// PartSize is the preferred upload part size (raised for files that
+	// would need more than freight.MaxUploadParts parts).
+	PartSize int64
+	// MaxArtifactSize bounds the size of one artifact.
+	MaxArtifactSize int64
+	// UploadTTL is how long an upload session accepts parts.
+	UploadTTL time.Duration
 }
 
-// Server serves Freight's HTTP API over a Store.
+// Server serves Freight's HTTP API over a Store and a BlobStore.
 type Server struct {
 	store   freight.Store
+	blobs   freight.BlobStore
 	logger  *slog.Logger
+	cfg     Config
 	maxBody int64
 	version string
 	now     func() time.Time
@@ -30,15 +44,26 @@ type Server struct {
 }
 
 // New returns a Server. The logger should be wrapped with LogHandler so
-// that request ids appear in every line.
-func New(store freight.Store, logger *slog.Logger, cfg Config) *Server {
-	s := &Server{store: store, logger: logger, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now}
-	if s.maxBody <= 0 {
-		s.maxBody = 1 << 20
+// that request ids appear in every line. blobs may be nil for a server
+// that only manages metadata.
+func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.MaxArtifactSize <= 0 {
+		cfg.MaxArtifactSize = DefaultMaxArtifactSize
+	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = DefaultUploadTTL
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	s := &Server{store: store, blobs: blobs, logger: logger, cfg: cfg, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now}
 	s.handler = s.routes()
 	return s
 }
@@ -49,9 +74,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // change runs fn in a transaction and records an audit event for it in the
 // same transaction, so that no change lands without its record. fn returns
 // the target's id, the organization concerned (or "") and the details.
-func (s *Server) change(r *http.Request, action, targetType string, fn func(tx freight.Store) (target audited, err error)) error {
-	ctx := r.Context()
+func (s *Server) change(r *http.Request, action, targetType string, fn func(tx freight.Store) (audited, error)) error {
+	return s.changeAs(r.Context(), r, action, targetType, fn)
+}
+
+// changeAs is change for work that may have no request (r == nil): the
+// janitor acts as the system.
+func (s *Server) changeAs(ctx context.Context, r *http.Request, action, targetType string, fn func(tx freight.Store) (audited, error)) error {
 	p := principal(ctx)
+	ev := freight.AuditEvent{Actor: p.Actor(), TokenID: p.TokenID, Action: action, TargetType: targetType}
+	if r != nil {
+		ev.IP, ev.RequestID = clientIP(r), RequestID(r.Context())
+	}
 	return s.store.Tx(ctx, func(tx freight.Store) error {
 		t, err := fn(tx)
 		if err != nil {
@@ -61,18 +95,8 @@ func (s *Server) change(r *http.Request, action, targetType string, fn func(tx f
 		if err != nil {
 			return freight.Internal(err)
 		}
-		return tx.CreateAuditEvent(ctx, &freight.AuditEvent{
-			Time:       s.now(),
-			Actor:      p.Actor(),
-			TokenID:    p.TokenID,
-			Action:     action,
-			TargetType: targetType,
-			TargetID:   t.id,
-			OrgID:      t.orgID,
-			IP:         clientIP(r),
-			RequestID:  RequestID(ctx),
-			Details:    details,
-		})
+		ev.Time, ev.TargetID, ev.OrgID, ev.Details = s.now(), t.id, t.orgID, details
+		return tx.CreateAuditEvent(ctx, &ev)
 	})
 }
 

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/freight-portal/freight"
+	fsblob "github.com/freight-portal/freight/blob/fs"
 	"github.com/freight-portal/freight/internal/testdb"
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/sqlstore"
@@ -41,6 +43,8 @@ func (c *clock) Add(d time.Duration) {
 type env struct {
 	t      testing.TB
 	h      http.Handler
+	srv    *server.Server
+	blobs  freight.BlobStore
 	url    string
 	store  *sqlstore.DB
 	clock  *clock
@@ -67,7 +71,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// newEnv is newEnvWith on a filesystem blob store in the test's folder.
 func newEnv(t testing.TB) *env {
+	t.Helper()
+	blobs, err := fsblob.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvWith(t, blobs)
+}
+
+func newEnvWith(t testing.TB, blobs freight.BlobStore) *env {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -81,15 +95,17 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now().UTC().Truncate(time.Microsecond)}
-	h := server.New(db, logger, server.Config{Now: clk.Now, MaxBodyBytes: 4096})
+	h := server.New(db, blobs, logger, server.Config{Now: clk.Now, MaxBodyBytes: 4096, PartSize: 5 << 20, MaxArtifactSize: 1 << 30})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, h: h, url: srv.URL, store: db, clock: clk, logs: logs, client: srv.Client()}
+	e := &env{t: t, h: h, srv: h, url: srv.URL, store: db, blobs: blobs, clock: clk, logs: logs, client: srv.Client()}
 	e.admin = &freight.User{Email: "root@vendor.example", VendorRole: freight.RoleAdmin}
 	if err := db.CreateUser(ctx, e.admin); err != nil {
 		t.Fatal(err)
 	}
-	e.token = e.mustToken(&freight.Token{Name: "admin", UserID: e.admin.ID, Role: freight.RoleAdmin})
+	// The admin's token outlives every clock jump the tests make.
+	exp := clk.Now().AddDate(1, 0, 0)
+	e.token = e.mustToken(&freight.Token{Name: "admin", UserID: e.admin.ID, Role: freight.RoleAdmin, ExpiresAt: &exp})
 	return e
 }
 

@@ -4,11 +4,15 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/internal/testdb"
 )
 
 // testFlags is a flag set shaped like a command's.
@@ -111,4 +115,29 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	if err == nil {
 		t.Error("serve with a mysql:// database started")
 	}
+}
+
+func TestOpenBlobs(t *testing.T) {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+	c := serveConfig{db: dbConfig{dataDir: t.TempDir()}}
+	if _, err := c.openBlobs(ctx, logger); err != nil {
+		t.Errorf("default blob store: %v", err)
+	}
+	for _, bad := range []string{"ftp://host/x", "blobs", "s3://", "s3://bucket/p?endpoint=http://x&colour=red"} {
+		c.blobs = bad
+		if _, err := c.openBlobs(ctx, logger); err == nil {
+			t.Errorf("openBlobs(%q) succeeded, want an error", bad)
+		}
+	}
+	t.Run("S3", func(t *testing.T) {
+		c.blobs = testdb.S3(t)
+		b, err := c.openBlobs(ctx, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := b.(freight.PartPresigner); !ok {
+			t.Errorf("an s3:// store (%T) does not presign parts", b)
+		}
+	})
 }

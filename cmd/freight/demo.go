@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -24,6 +27,28 @@ type demoInfo struct {
 	URL       string         `json:"url"`
 	Admin     demoAccount    `json:"admin"`
 	Customers []demoCustomer `json:"customers"`
+	Product   demoProductIDs `json:"product"`
+	Release   demoReleaseIDs `json:"release"`
+	Artifacts []demoArtifact `json:"artifacts"`
+}
+
+type demoProductIDs struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+}
+
+type demoReleaseIDs struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+}
+
+type demoArtifact struct {
+	ID       string `json:"id"`
+	Filename string `json:"filename"`
+	Platform string `json:"platform"`
+	Arch     string `json:"arch"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
 }
 
 type demoAccount struct {
@@ -42,23 +67,29 @@ func demoFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) err
 	c.flags(fs, defaultDemoDir())
 	// The demo runs on embedded defaults only.
 	fs.Lookup("database").Usage = "ignored by demo: it always uses SQLite in the data directory"
+	fs.Lookup("blobs").Usage = "ignored by demo: it always keeps files in the data directory"
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
 		c.db.database = ""
 		if err := os.MkdirAll(c.db.dataDir, 0o700); err != nil {
 			return err
 		}
+		c.blobs = ""
 		logger := c.log.logger(stderr)
 		db, err := openDB(ctx, &c.db, logger)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
+		blobs, err := c.openBlobs(ctx, logger)
+		if err != nil {
+			return err
+		}
 		path := filepath.Join(c.db.dataDir, "demo.json")
-		info, err := seedDemo(ctx, db, path)
+		info, err := seedDemo(ctx, db, blobs, path)
 		if err != nil {
 			return fmt.Errorf("seeding demo data: %w", err)
 		}
-		return c.listenAndServe(ctx, db, logger, func(url string) {
+		return c.listenAndServe(ctx, db, blobs, logger, func(url string) {
 			info.URL = url
 			if err := writeDemoInfo(path, info); err != nil {
 				logger.Error("writing demo.json", "err", err)
@@ -84,7 +115,7 @@ var demoCustomers = []struct{ slug, name, email string }{
 // seedDemo makes sure the demo data exists and returns its credentials.
 // Running it again reuses what is there: accounts and tokens from an
 // earlier demo.json stay valid; missing or broken ones are replaced.
-func seedDemo(ctx context.Context, st freight.Store, path string) (*demoInfo, error) {
+func seedDemo(ctx context.Context, st freight.Store, blobs freight.BlobStore, path string) (*demoInfo, error) {
 	var prev demoInfo
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &prev); err != nil {
@@ -102,7 +133,7 @@ func seedDemo(ctx context.Context, st freight.Store, path string) (*demoInfo, er
 		if info.Admin, err = demoCredentials(ctx, tx, admin, "", freight.RoleAdmin, prev.Admin); err != nil {
 			return err
 		}
-		product, err := ensureDemoProduct(ctx, tx)
+		product, err := ensureDemoProduct(ctx, tx, blobs, info)
 		if err != nil {
 			return err
 		}
@@ -158,7 +189,76 @@ func seedDemo(ctx context.Context, st freight.Store, path string) (*demoInfo, er
 	return info, nil
 }
 
-func ensureDemoProduct(ctx context.Context, tx freight.Store) (*freight.Product, error) {
+// The demo release's files: generated, so that downloads can be tried at
+// once, and deterministic, so that a second run finds them in place.
+var demoFiles = []struct {
+	name, platform, arch string
+	size                 int64
+}{
+	{"millwright-1.0.0-windows-x86_64.msi", "windows", "x86_64", 48 << 20},
+	{"millwright-1.0.0-linux-x86_64.tar.gz", "linux", "x86_64", 40 << 20},
+	{"millwright-1.0.0-macos-arm64.dmg", "macos", "arm64", 32 << 20},
+}
+
+// demoBytes returns the content of a demo file: size pseudo-random bytes
+// seeded by its name.
+func demoBytes(name string, size int64) io.Reader {
+	seed := sha256.Sum256([]byte(name))
+	return io.LimitReader(mrand.NewChaCha8(seed), size)
+}
+
+// ensureDemoFiles stores the demo files of release r, each under the blob
+// lock like an upload, and records them as available artifacts.
+func ensureDemoFiles(ctx context.Context, tx freight.Store, blobs freight.BlobStore, r *freight.Release, info *demoInfo) error {
+	have := map[string]*freight.Artifact{}
+	as, _, err := tx.Artifacts(ctx, freight.ArtifactFilter{ReleaseID: r.ID})
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		have[a.Filename] = a
+	}
+	for _, f := range demoFiles {
+		a := have[f.name]
+		if a == nil || a.State != freight.ArtifactAvailable {
+			h := sha256.New()
+			if _, err := io.Copy(h, demoBytes(f.name, f.size)); err != nil {
+				return err
+			}
+			digest := hex.EncodeToString(h.Sum(nil))
+			if err := tx.LockBlob(ctx, digest, "demo", time.Now().Add(time.Minute)); err != nil {
+				return err
+			}
+			if err := blobs.Put(ctx, digest, f.size, demoBytes(f.name, f.size)); err != nil {
+				return err
+			}
+			if a == nil {
+				a = &freight.Artifact{ReleaseID: r.ID, Filename: f.name, Platform: f.platform, Arch: f.arch, Size: f.size, SHA256: digest, State: freight.ArtifactAvailable}
+				err = tx.CreateArtifact(ctx, a)
+			} else {
+				a, err = tx.UpdateArtifact(ctx, a.ID, func(a *freight.Artifact) error {
+					a.SHA256, a.State, a.Error = digest, freight.ArtifactAvailable, ""
+					return nil
+				})
+			}
+			if err == nil {
+				err = audit(ctx, tx, "artifact.available", "artifact", a.ID, "", a)
+			}
+			if err == nil {
+				err = tx.UnlockBlob(ctx, digest, "demo")
+			}
+			if err != nil {
+				return err
+			}
+		} else if _, err := blobs.Stat(ctx, a.SHA256); err != nil {
+			return fmt.Errorf("the blob of %s is missing from the data directory (%w); delete the directory to start over", a.Filename, err)
+		}
+		info.Artifacts = append(info.Artifacts, demoArtifact{ID: a.ID, Filename: a.Filename, Platform: a.Platform, Arch: a.Arch, Size: a.Size, SHA256: a.SHA256})
+	}
+	return nil
+}
+
+func ensureDemoProduct(ctx context.Context, tx freight.Store, blobs freight.BlobStore, info *demoInfo) (*freight.Product, error) {
 	p, err := tx.ProductBySlug(ctx, demoProduct)
 	if freight.ErrorCode(err) == freight.ENOTFOUND {
 		p = &freight.Product{Slug: demoProduct, Name: "Millwright CAM", Description: "Toolpath planning for five-axis milling."}
@@ -180,6 +280,11 @@ func ensureDemoProduct(ctx context.Context, tx freight.Store) (*freight.Product,
 	if err != nil {
 		return nil, err
 	}
+	if err := ensureDemoFiles(ctx, tx, blobs, r, info); err != nil {
+		return nil, err
+	}
+	info.Product = demoProductIDs{ID: p.ID, Slug: p.Slug}
+	info.Release = demoReleaseIDs{ID: r.ID, Version: r.Version}
 	if r.State == freight.ReleaseDraft {
 		r, err = tx.UpdateRelease(ctx, r.ID, func(r *freight.Release) error {
 			now := time.Now()

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
+	fsblob "github.com/freight-portal/freight/blob/fs"
 	"github.com/freight-portal/freight/internal/testdb"
 )
 
@@ -192,8 +195,32 @@ func TestDemo(t *testing.T) {
 		}
 		var releases struct{ Items []freight.Release }
 		api{t, info.URL, info.Admin.Token}.call("GET", "/api/v1/products/millwright/releases", nil, 200, &releases)
-		if len(releases.Items) != 1 || releases.Items[0].State != freight.ReleasePublished {
-			t.Errorf("releases = %+v, want one published", releases.Items)
+		if len(releases.Items) != 1 || releases.Items[0].State != freight.ReleasePublished || releases.Items[0].ID != info.Release.ID {
+			t.Errorf("releases = %+v, want one published, %s", releases.Items, info.Release.ID)
+		}
+		if len(info.Artifacts) != 3 || info.Product.Slug != "millwright" {
+			t.Fatalf("demo.json names product %+v and artifacts %+v, want millwright and 3 files", info.Product, info.Artifacts)
+		}
+		blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, da := range info.Artifacts {
+			var a freight.Artifact
+			api{t, info.URL, info.Admin.Token}.call("GET", "/api/v1/artifacts/"+da.ID, nil, 200, &a)
+			if a.State != freight.ArtifactAvailable || a.SHA256 != da.SHA256 || a.Size < 32<<20 {
+				t.Errorf("artifact %+v, want available, at least 32 MiB, matching demo.json", a)
+			}
+			rc, err := blobs.Open(context.Background(), a.SHA256, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			n, _ := io.Copy(h, rc)
+			rc.Close()
+			if hex.EncodeToString(h.Sum(nil)) != a.SHA256 || n != a.Size {
+				t.Errorf("blob of %s: %d bytes with another digest", a.Filename, n)
+			}
 		}
 	}
 

@@ -9,8 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/freight-portal/freight"
+	fsblob "github.com/freight-portal/freight/blob/fs"
+	s3blob "github.com/freight-portal/freight/blob/s3"
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/sqlstore"
 )
@@ -19,8 +24,15 @@ import (
 type serveConfig struct {
 	config          string
 	addr            string
+	publicURL       string
 	shutdownTimeout time.Duration
 	maxBody         int64
+	partSize        int64
+	maxArtifactSize int64
+	uploadTTL       time.Duration
+	janitorInterval time.Duration
+	gcInterval      time.Duration
+	blobs           string
 	db              dbConfig
 	log             logConfig
 }
@@ -28,10 +40,36 @@ type serveConfig struct {
 func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.config, "config", "", "TOML config file whose keys are these flag names")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
+	fs.StringVar(&c.publicURL, "public-url", "", "base URL clients reach the portal at, used in the URLs it hands out (default: the URL each request came to)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGINT/SIGTERM")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest JSON request body in bytes")
+	fs.Int64Var(&c.partSize, "upload-part-size", server.DefaultPartSize, "preferred upload part size in bytes (at least 5 MiB; raised for files over 10,000 parts)")
+	fs.Int64Var(&c.maxArtifactSize, "max-artifact-size", server.DefaultMaxArtifactSize, "largest artifact in bytes")
+	fs.DurationVar(&c.uploadTTL, "upload-expiry", server.DefaultUploadTTL, "how long an upload session accepts parts")
+	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "how often expired uploads are cleaned up")
+	fs.DurationVar(&c.gcInterval, "gc-interval", time.Hour, "how often blobs that no artifact names are deleted")
+	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
 	c.db.flags(fs, defaultDataDir)
 	c.log.flags(fs)
+}
+
+// openBlobs opens the blob store named by c.blobs.
+func (c *serveConfig) openBlobs(ctx context.Context, logger *slog.Logger) (freight.BlobStore, error) {
+	u := c.blobs
+	if u == "" {
+		dir, err := filepath.Abs(filepath.Join(c.db.dataDir, "blobs"))
+		if err != nil {
+			return nil, err
+		}
+		u = "file://" + filepath.ToSlash(dir)
+	}
+	switch {
+	case strings.HasPrefix(u, "file://"):
+		return fsblob.Open(u)
+	case strings.HasPrefix(u, "s3://"):
+		return s3blob.Open(ctx, u, logger)
+	}
+	return nil, fmt.Errorf("blobs: unsupported URL; use file:///path or s3://bucket/prefix")
 }
 
 func serveFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) error {
@@ -44,7 +82,11 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) er
 			return err
 		}
 		defer db.Close()
-		return c.listenAndServe(ctx, db, logger, func(url string) {
+		blobs, err := c.openBlobs(ctx, logger)
+		if err != nil {
+			return err
+		}
+		return c.listenAndServe(ctx, db, blobs, logger, func(url string) {
 			fmt.Fprintf(stdout, "Freight is listening on %s\n", url)
 		})
 	}
@@ -71,8 +113,21 @@ func openDB(ctx context.Context, c *dbConfig, logger *slog.Logger) (*sqlstore.DB
 // accepting connections and lets in-flight requests finish for up to the
 // shutdown timeout. ready is called with the base URL once the listener is
 // bound, which with port 0 is the only way to learn the port.
-func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, logger *slog.Logger, ready func(url string)) error {
-	srv := server.New(db, logger, server.Config{MaxBodyBytes: c.maxBody, Version: version})
+func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs freight.BlobStore, logger *slog.Logger, ready func(url string)) error {
+	if c.partSize < 5<<20 {
+		return fmt.Errorf("upload-part-size must be at least 5 MiB (5242880), not %d", c.partSize)
+	}
+	srv := server.New(db, blobs, logger, server.Config{
+		MaxBodyBytes: c.maxBody, Version: version, PublicURL: c.publicURL,
+		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
+	})
+	jctx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		srv.RunJanitor(jctx, c.janitorInterval, c.gcInterval)
+	}()
+	defer func() { stopJanitor(); <-janitorDone }()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
