@@ -49,6 +49,7 @@ type uploadAnswer struct {
 type createdArtifact struct {
 	Artifact *freight.Artifact `json:"artifact"`
 	Upload   uploadAnswer      `json:"upload"`
+	urlsAnswer
 }
 
 // multipart returns the blob store's multipart capability, which uploads
@@ -141,8 +142,45 @@ func (s *Server) createArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, createdArtifact{Artifact: &a, Upload: uploadAnswer{Upload: &up, Parts: up.Parts()}})
+	// The first URLs come with the session, so that a small file needs no
+	// second round trip; the rest are asked for with partURLs.
+	ans := createdArtifact{Artifact: &a, Upload: uploadAnswer{Upload: &up, Parts: up.Parts()}}
+	if ans.urlsAnswer, err = s.urlsFor(ctx, r, &up, firstParts(up.Parts())); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, ans)
 	return nil
+}
+
+// firstParts returns the numbers of the first parts, as many as one
+// answer carries.
+func firstParts(n int) []int {
+	parts := make([]int, 0, min(n, maxURLsPerCall))
+	for i := 1; i <= min(n, maxURLsPerCall); i++ {
+		parts = append(parts, i)
+	}
+	return parts
+}
+
+// urlsFor signs the URLs of the given parts of up.
+func (s *Server) urlsFor(ctx context.Context, r *http.Request, up *freight.Upload, parts []int) (urlsAnswer, error) {
+	expires := s.now().Add(partURLTTL)
+	if up.ExpiresAt.Before(expires) {
+		expires = up.ExpiresAt
+	}
+	ans := urlsAnswer{ExpiresAt: expires}
+	for _, n := range parts {
+		if n < 1 || n > up.Parts() {
+			return ans, freight.FieldError("parts", "part %d does not exist; this upload has parts 1 to %d", n, up.Parts())
+		}
+		_, size := up.PartRange(n)
+		u, err := s.partURL(ctx, r, up, n, expires)
+		if err != nil {
+			return ans, err
+		}
+		ans.URLs = append(ans.URLs, partURL{Number: n, Size: size, URL: u})
+	}
+	return ans, nil
 }
 
 func (s *Server) getUpload(w http.ResponseWriter, r *http.Request) error {
@@ -230,28 +268,14 @@ func (s *Server) partURLs(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(in.Parts) == 0 {
-		for n := 1; n <= min(up.Parts(), maxURLsPerCall); n++ {
-			in.Parts = append(in.Parts, n)
-		}
+		in.Parts = firstParts(up.Parts())
 	}
 	if len(in.Parts) > maxURLsPerCall {
 		return freight.FieldError("parts", "at most %d part numbers per request", maxURLsPerCall)
 	}
-	expires := s.now().Add(partURLTTL)
-	if up.ExpiresAt.Before(expires) {
-		expires = up.ExpiresAt
-	}
-	ans := urlsAnswer{ExpiresAt: expires}
-	for _, n := range in.Parts {
-		if n < 1 || n > up.Parts() {
-			return freight.FieldError("parts", "part %d does not exist; this upload has parts 1 to %d", n, up.Parts())
-		}
-		_, size := up.PartRange(n)
-		u, err := s.partURL(ctx, r, up, n, expires)
-		if err != nil {
-			return err
-		}
-		ans.URLs = append(ans.URLs, partURL{Number: n, Size: size, URL: u})
+	ans, err := s.urlsFor(ctx, r, up, in.Parts)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, ans)
 	return nil

@@ -41,6 +41,11 @@ type created struct {
 		Parts    int
 		Received []freight.UploadedPart
 	}
+	URLs []struct {
+		Number int
+		Size   int64
+		URL    string
+	}
 }
 
 type urls struct {
@@ -154,6 +159,9 @@ func testUploadFlow(t *testing.T, e *env) {
 	}
 	e.must(http.StatusConflict, "POST", "/api/v1/releases/"+relID+"/publish", e.token, nil)
 
+	if len(c.URLs) != 3 || c.URLs[2].Number != 3 || c.URLs[2].Size != 2<<20+123 {
+		t.Fatalf("creation answered part URLs %+v, want 3 with the last of 2 MiB + 123", c.URLs)
+	}
 	u := e.partURLs(c.Upload.ID)
 	if len(u.URLs) != 3 {
 		t.Fatalf("%d part URLs, want 3", len(u.URLs))

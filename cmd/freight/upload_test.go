@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,12 +137,13 @@ func TestUploadSurvivesKill(t *testing.T) {
 		req, _ := http.NewRequest("PUT", rawURL, bytes.NewReader(body))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err) // not Fatal: put runs in goroutines too
+			return
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
-			t.Fatalf("PUT part: %d %s", resp.StatusCode, b)
+			t.Errorf("PUT part: %d %s", resp.StatusCode, b)
 		}
 	}
 	urls := urlsOf(a)
@@ -170,8 +172,11 @@ func TestUploadSurvivesKill(t *testing.T) {
 	}
 
 	urls = urlsOf(a) // new URLs: the old ones name the old address
-	put(urls[4], part(4))
-	put(urls[3], part(3))
+	var wg sync.WaitGroup
+	for _, n := range []int{3, 4} {
+		wg.Go(func() { put(urls[n], part(n)) })
+	}
+	wg.Wait()
 	var art freight.Artifact
 	a.call("POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", nil, 200, &art)
 	if art.State != freight.ArtifactAvailable || art.SHA256 != digest {
