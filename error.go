@@ -13,7 +13,7 @@ const (
 	ECONFLICT     = "conflict"     // the object exists already or its state forbids the change
 	EUNAUTHORIZED = "unauthorized" // no valid credential
 	EFORBIDDEN    = "forbidden"    // a valid credential without the needed role
-	ETOOLARGE     = "too_large"    // the request body exceeds its limit
+	ETOOLARGE     = "too_large"    // a size limit is exceeded: a request body, a download's byte budget
 	EUNAVAILABLE  = "unavailable"  // a dependency (database, storage) cannot be reached
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details are logged, never shown
 )

@@ -19,6 +19,8 @@ const (
 	PrefixToken        = "tok"
 	PrefixAudit        = "evt"
 	PrefixUpload       = "upl"
+	PrefixGrant        = "grt"
+	PrefixDownload     = "dl"
 )
 
 // crockford is Crockford's base32 alphabet in lower case: no i, l, o or u,

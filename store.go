@@ -71,7 +71,8 @@ type Store interface {
 	// Releases. A release is created as a draft. Deleting is allowed for
 	// drafts only (ECONFLICT otherwise: a published release is yanked, never
 	// deleted, so that the download record stays meaningful) and deletes its
-	// artifacts.
+	// artifacts, unless one of them has download grants (ECONFLICT: grants
+	// are history).
 	CreateRelease(ctx context.Context, r *Release) error
 	Release(ctx context.Context, id string) (*Release, error)
 	ReleaseByVersion(ctx context.Context, productID, version string) (*Release, error)
@@ -122,6 +123,35 @@ type Store interface {
 	// owner does nothing.
 	LockBlob(ctx context.Context, digest, owner string, until time.Time) error
 	UnlockBlob(ctx context.Context, digest, owner string) error
+
+	// Signing keys. CreateSigningKey stores a new key (ECONFLICT if the id
+	// exists). SigningKeys lists the keys of a purpose, newest first,
+	// retired ones included. RetireSigningKey is idempotent and keeps the
+	// first retirement time.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	SigningKeys(ctx context.Context, purpose string) ([]*SigningKey, error)
+	RetireSigningKey(ctx context.Context, id string, at time.Time) (*SigningKey, error)
+
+	// Grants. ReserveGrantBytes adds n to the bytes served of a grant if
+	// the total stays within its budget, atomically across replicas, and
+	// returns the grant after the change; ETOOLARGE when the budget would
+	// be exceeded (nothing is added). A negative n gives back bytes
+	// reserved but not sent (never below zero).
+	CreateGrant(ctx context.Context, g *Grant) error
+	Grant(ctx context.Context, id string) (*Grant, error)
+	ReserveGrantBytes(ctx context.Context, id string, n int64) (*Grant, error)
+	// GrantUsage counts the grants issued to an organization for a product
+	// at or after since, and the bytes they name (their sizes).
+	GrantUsage(ctx context.Context, orgID, productID string, since time.Time) (Usage, error)
+
+	// Downloads: CreateDownload records a request as it starts;
+	// FinishDownload records how it ended (idempotent: the last call wins).
+	// Downloads lists newest first; a filter naming a missing object gives
+	// an empty list, not ENOTFOUND, because downloads are history that
+	// outlives organizations and tokens.
+	CreateDownload(ctx context.Context, d *Download) error
+	FinishDownload(ctx context.Context, id string, bytes int64, completed bool, at time.Time) error
+	Downloads(ctx context.Context, f DownloadFilter) ([]*Download, string, error)
 
 	// Audit events: append-only, listed newest first.
 	CreateAuditEvent(ctx context.Context, e *AuditEvent) error
@@ -219,6 +249,18 @@ type UploadFilter struct {
 	ArtifactID    string
 	State         UploadState
 	ExpiredBefore time.Time
+}
+
+// DownloadFilter selects downloads, newest first. Zero fields do not
+// filter.
+type DownloadFilter struct {
+	Page
+	OrgID      string
+	ProductID  string
+	ArtifactID string
+	GrantID    string
+	Since      time.Time // inclusive
+	Until      time.Time // exclusive
 }
 
 // AuditFilter selects audit events, newest first. Zero fields do not filter.
