@@ -132,6 +132,14 @@ func (s *store) UpdateArtifact(ctx context.Context, id string, fn func(*freight.
 	return out, nil
 }
 
+// DeleteArtifact deletes the artifact and, through the foreign key, its
+// uploads. An artifact that has download grants is kept, with ECONFLICT:
+// grants are the record of what was handed out, and the foreign key
+// refuses the delete, so a grant created concurrently cannot slip through
+// a check made beforehand.
 func (s *store) DeleteArtifact(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, `DELETE FROM artifacts WHERE id = ?`, id, errArtifactNotFound)
+	return s.deleteByID(ctx, `DELETE FROM artifacts WHERE id = ?`, id, &errs{
+		notFound:   "artifact not found",
+		restricted: "the artifact has download grants and cannot be deleted",
+	})
 }

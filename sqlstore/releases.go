@@ -174,7 +174,8 @@ func (s *store) UpdateRelease(ctx context.Context, id string, fn func(*freight.R
 }
 
 // DeleteRelease deletes a draft release and, through the foreign key, its
-// artifacts.
+// artifacts. Like DeleteArtifact it refuses, with ECONFLICT, when one of
+// the artifacts has download grants (staff may have downloaded a draft).
 func (s *store) DeleteRelease(ctx context.Context, id string) error {
 	return s.inTx(ctx, func(s *store) error {
 		r, err := s.release(ctx, id, true)
@@ -184,6 +185,9 @@ func (s *store) DeleteRelease(ctx context.Context, id string) error {
 		if r.State != freight.ReleaseDraft {
 			return freight.Errorf(freight.ECONFLICT, "only draft releases can be deleted; yank a published release")
 		}
-		return s.deleteByID(ctx, `DELETE FROM releases WHERE id = ?`, id, errReleaseNotFound)
+		return s.deleteByID(ctx, `DELETE FROM releases WHERE id = ?`, id, &errs{
+			notFound:   "release not found",
+			restricted: "an artifact of the release has download grants; the release cannot be deleted",
+		})
 	})
 }

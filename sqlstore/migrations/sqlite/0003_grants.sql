@@ -1,0 +1,92 @@
+-- Signing keys, download grants and downloads. Keep it in step with
+-- ../postgres/0003_grants.sql: the same tables, columns, constraints and
+-- indexes, in SQLite's types. Times are TEXT in the fixed-width UTC layout
+-- of 0001_init.sql; booleans are INTEGER 0 or 1.
+
+-- An Ed25519 key of the portal: public_key is the 32-byte public key,
+-- private_key the 64-byte private key (seed and public key). retired_at is
+-- NULL while the key verifies. The newest key of a purpose is found by
+-- (purpose, created_at).
+CREATE TABLE signing_keys (
+	id          TEXT NOT NULL,
+	purpose     TEXT NOT NULL,
+	public_key  BLOB NOT NULL,
+	private_key BLOB NOT NULL,
+	created_at  TEXT NOT NULL,
+	retired_at  TEXT,
+	CONSTRAINT signing_keys_pkey PRIMARY KEY (id),
+	CONSTRAINT signing_keys_purpose_check CHECK (purpose IN ('grants', 'licenses')),
+	CONSTRAINT signing_keys_length_check CHECK (length(public_key) = 32 AND length(private_key) = 64)
+);
+
+CREATE INDEX signing_keys_purpose_idx ON signing_keys (purpose, created_at, id);
+
+-- A grant is the permission behind one signed download URL, and the record
+-- that it was handed out. Grants are history: the foreign key to the
+-- artifact refuses to delete an artifact that has grants (NO ACTION, as for
+-- releases in 0001_init.sql), so that neither deleting the artifact nor
+-- deleting its draft release silently loses them; artifacts without grants
+-- are deleted as before. org_id (NULL for vendor staff) and token_id (NULL
+-- when the actor used no token) have no foreign keys: deleting an
+-- organization or a token keeps the record of what it downloaded, as with
+-- audit events. product_id is the product of the artifact, copied for
+-- GrantUsage; an artifact never changes product.
+CREATE TABLE grants (
+	id           TEXT NOT NULL,
+	artifact_id  TEXT NOT NULL,
+	product_id   TEXT NOT NULL,
+	org_id       TEXT,
+	actor        TEXT NOT NULL,
+	token_id     TEXT,
+	ip           TEXT NOT NULL DEFAULT '',
+	bind_ip      INTEGER NOT NULL DEFAULT 0,
+	digest       TEXT NOT NULL,
+	size         INTEGER NOT NULL,
+	filename     TEXT NOT NULL,
+	start_by     TEXT NOT NULL,
+	resume_until TEXT NOT NULL,
+	byte_budget  INTEGER NOT NULL,
+	bytes_served INTEGER NOT NULL DEFAULT 0,
+	created_at   TEXT NOT NULL,
+	CONSTRAINT grants_pkey PRIMARY KEY (id),
+	CONSTRAINT grants_artifact_id_fkey FOREIGN KEY (artifact_id) REFERENCES artifacts (id) ON DELETE NO ACTION,
+	CONSTRAINT grants_bytes_check CHECK (size >= 0 AND byte_budget >= size AND bytes_served >= 0 AND bytes_served <= byte_budget),
+	CONSTRAINT grants_times_check CHECK (start_by <= resume_until)
+);
+
+-- The foreign key's check when an artifact is deleted; and GrantUsage,
+-- which counts the grants of an organization and a product since a time.
+CREATE INDEX grants_artifact_id_idx ON grants (artifact_id);
+CREATE INDEX grants_org_id_product_id_idx ON grants (org_id, product_id, created_at);
+
+-- A download is one request that served bytes of a grant. artifact_id,
+-- product_id and org_id are the grant's, copied so that the lists filter
+-- without a join. range_header is the request's Range header, '' for the
+-- whole file; finished_at is NULL while the request runs (or when it was
+-- never reported finished).
+CREATE TABLE downloads (
+	id           TEXT NOT NULL,
+	grant_id     TEXT NOT NULL,
+	artifact_id  TEXT NOT NULL,
+	product_id   TEXT NOT NULL,
+	org_id       TEXT,
+	actor        TEXT NOT NULL DEFAULT '',
+	ip           TEXT NOT NULL DEFAULT '',
+	via          TEXT NOT NULL,
+	range_header TEXT NOT NULL DEFAULT '',
+	bytes        INTEGER NOT NULL DEFAULT 0,
+	completed    INTEGER NOT NULL DEFAULT 0,
+	started_at   TEXT NOT NULL,
+	finished_at  TEXT,
+	CONSTRAINT downloads_pkey PRIMARY KEY (id),
+	CONSTRAINT downloads_grant_id_fkey FOREIGN KEY (grant_id) REFERENCES grants (id) ON DELETE NO ACTION,
+	CONSTRAINT downloads_bytes_check CHECK (bytes >= 0)
+);
+
+-- Downloads are listed newest first by start time, then id, filtered by
+-- one of these columns.
+CREATE INDEX downloads_started_at_idx ON downloads (started_at, id);
+CREATE INDEX downloads_grant_id_idx ON downloads (grant_id, started_at, id);
+CREATE INDEX downloads_artifact_id_idx ON downloads (artifact_id, started_at, id);
+CREATE INDEX downloads_product_id_idx ON downloads (product_id, started_at, id);
+CREATE INDEX downloads_org_id_idx ON downloads (org_id, started_at, id);
