@@ -75,6 +75,14 @@ func (s *Server) routes() http.Handler {
 
 	handle("GET /api/v1/audit", s.listAudit)
 
+	handle("GET /api/v1/catalog", s.catalog)
+	handle("GET /api/v1/products/{product}/upgrade", s.upgrade)
+	handle("POST /api/v1/artifacts/{artifact}/download", s.requestDownload)
+	handle("GET /api/v1/downloads", s.listDownloads)
+	handle("GET /api/v1/keys", s.listKeys)
+	handle("POST /api/v1/keys/rotate", s.rotateKey)
+	handle("POST /api/v1/keys/{key}/retire", s.retireKey)
+
 	// Anything else under /api/ answers a JSON 404, not the mux's text one.
 	api.HandleFunc("/api/", s.notFound)
 
@@ -84,5 +92,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/", api)
 	mux.HandleFunc("/", s.notFound)
 
-	return withRequestID(s.withLogging(mux))
+	// The download origin and the public keys stay outside the logging
+	// middleware: its response writer would hide net/http's ReadFrom, and
+	// with it sendfile. The origin logs each download itself.
+	top := http.NewServeMux()
+	top.HandleFunc("GET /d/{token}/{name}", s.serveDownload)
+	top.HandleFunc("GET /.well-known/freight-keys.json", s.publicKeys)
+	top.Handle("/", s.withLogging(mux))
+	return withRequestID(top)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/signing"
 )
 
 // Config holds the settings of the HTTP layer. Zero values take defaults.
@@ -29,12 +30,21 @@ type Config struct {
 	MaxArtifactSize int64
 	// UploadTTL is how long an upload session accepts parts.
 	UploadTTL time.Duration
+	// StartWindow is how long a download URL may wait before its first
+	// byte; ResumeWindow how long ranged requests on it keep working.
+	StartWindow  time.Duration
+	ResumeWindow time.Duration
+	// BudgetFactor times the file size is the most one URL may serve.
+	BudgetFactor int64
+	// BindIP ties a download URL to the address that asked for it.
+	BindIP bool
 }
 
 // Server serves Freight's HTTP API over a Store and a BlobStore.
 type Server struct {
 	store   freight.Store
 	blobs   freight.BlobStore
+	keys    *signing.Keyring
 	logger  *slog.Logger
 	cfg     Config
 	maxBody int64
@@ -62,8 +72,19 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	if cfg.UploadTTL <= 0 {
 		cfg.UploadTTL = DefaultUploadTTL
 	}
+	if cfg.StartWindow <= 0 {
+		cfg.StartWindow = DefaultStartWindow
+	}
+	if cfg.ResumeWindow <= 0 {
+		cfg.ResumeWindow = DefaultResumeWindow
+	}
+	cfg.ResumeWindow = max(cfg.ResumeWindow, cfg.StartWindow)
+	if cfg.BudgetFactor <= 0 {
+		cfg.BudgetFactor = DefaultBudgetFactor
+	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	s := &Server{store: store, blobs: blobs, logger: logger, cfg: cfg, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now}
+	s := &Server{store: store, blobs: blobs, logger: logger, cfg: cfg, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
+		keys: signing.NewKeyring(store, freight.KeyGrants, cfg.Now)}
 	s.handler = s.routes()
 	return s
 }
