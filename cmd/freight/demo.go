@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -27,9 +24,12 @@ type demoInfo struct {
 	URL       string         `json:"url"`
 	Admin     demoAccount    `json:"admin"`
 	Customers []demoCustomer `json:"customers"`
-	Product   demoProductIDs `json:"product"`
-	Release   demoReleaseIDs `json:"release"`
-	Artifacts []demoArtifact `json:"artifacts"`
+	// Product, Release and Artifacts name the release every customer sees;
+	// Products lists the whole catalogue.
+	Product   demoProductIDs    `json:"product"`
+	Release   demoReleaseIDs    `json:"release"`
+	Artifacts []demoArtifact    `json:"artifacts"`
+	Products  []demoProductInfo `json:"products"`
 }
 
 type demoProductIDs struct {
@@ -100,12 +100,8 @@ func demoFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) err
 }
 
 // The demo world: a vendor admin, two customers with one member each, and
-// a product with a published release that both customers are entitled to.
-const (
-	demoAdminEmail = "admin@vendor.example"
-	demoProduct    = "millwright"
-	demoVersion    = "1.0.0"
-)
+// the catalogue in demodata.go, which the two customers see differently.
+const demoAdminEmail = "admin@vendor.example"
 
 var demoCustomers = []struct{ slug, name, email string }{
 	{"acme", "Acme Manufacturing", "alice@acme.example"},
@@ -133,7 +129,7 @@ func seedDemo(ctx context.Context, st freight.Store, blobs freight.BlobStore, pa
 		if info.Admin, err = demoCredentials(ctx, tx, admin, "", freight.RoleAdmin, prev.Admin); err != nil {
 			return err
 		}
-		product, err := ensureDemoProduct(ctx, tx, blobs, info)
+		products, err := ensureDemoCatalog(ctx, tx, blobs, info)
 		if err != nil {
 			return err
 		}
@@ -161,14 +157,7 @@ func seedDemo(ctx context.Context, st freight.Store, blobs freight.BlobStore, pa
 			if err := tx.PutMembership(ctx, &freight.Membership{UserID: user.ID, OrgID: org.ID, Role: freight.RoleMember}); err != nil {
 				return err
 			}
-			err = hasEntitlement(ctx, tx, org.ID, product.ID)
-			if freight.ErrorCode(err) == freight.ENOTFOUND {
-				e := &freight.Entitlement{OrgID: org.ID, ProductID: product.ID, Channels: []freight.Channel{freight.ChannelStable}}
-				if err = tx.CreateEntitlement(ctx, e); err == nil {
-					err = audit(ctx, tx, "entitlement.create", "entitlement", e.ID, org.ID, e)
-				}
-			}
-			if err != nil {
+			if err := ensureDemoEntitlements(ctx, tx, org, products); err != nil {
 				return err
 			}
 			var prevAccount demoAccount
@@ -187,124 +176,6 @@ func seedDemo(ctx context.Context, st freight.Store, blobs freight.BlobStore, pa
 		return nil, err
 	}
 	return info, nil
-}
-
-// The demo release's files: generated, so that downloads can be tried at
-// once, and deterministic, so that a second run finds them in place.
-var demoFiles = []struct {
-	name, platform, arch string
-	size                 int64
-}{
-	{"millwright-1.0.0-windows-x86_64.msi", "windows", "x86_64", 48 << 20},
-	{"millwright-1.0.0-linux-x86_64.tar.gz", "linux", "x86_64", 40 << 20},
-	{"millwright-1.0.0-macos-arm64.dmg", "macos", "arm64", 32 << 20},
-}
-
-// demoBytes returns the content of a demo file: size pseudo-random bytes
-// seeded by its name.
-func demoBytes(name string, size int64) io.Reader {
-	seed := sha256.Sum256([]byte(name))
-	return io.LimitReader(mrand.NewChaCha8(seed), size)
-}
-
-// ensureDemoFiles stores the demo files of release r, each under the blob
-// lock like an upload, and records them as available artifacts.
-func ensureDemoFiles(ctx context.Context, tx freight.Store, blobs freight.BlobStore, r *freight.Release, info *demoInfo) error {
-	have := map[string]*freight.Artifact{}
-	as, _, err := tx.Artifacts(ctx, freight.ArtifactFilter{ReleaseID: r.ID})
-	if err != nil {
-		return err
-	}
-	for _, a := range as {
-		have[a.Filename] = a
-	}
-	for _, f := range demoFiles {
-		a := have[f.name]
-		if a == nil || a.State != freight.ArtifactAvailable {
-			h := sha256.New()
-			if _, err := io.Copy(h, demoBytes(f.name, f.size)); err != nil {
-				return err
-			}
-			digest := hex.EncodeToString(h.Sum(nil))
-			if err := tx.LockBlob(ctx, digest, "demo", time.Now().Add(time.Minute)); err != nil {
-				return err
-			}
-			if err := blobs.Put(ctx, digest, f.size, demoBytes(f.name, f.size)); err != nil {
-				return err
-			}
-			if a == nil {
-				a = &freight.Artifact{ReleaseID: r.ID, Filename: f.name, Platform: f.platform, Arch: f.arch, Size: f.size, SHA256: digest, State: freight.ArtifactAvailable}
-				err = tx.CreateArtifact(ctx, a)
-			} else {
-				a, err = tx.UpdateArtifact(ctx, a.ID, func(a *freight.Artifact) error {
-					a.SHA256, a.State, a.Error = digest, freight.ArtifactAvailable, ""
-					return nil
-				})
-			}
-			if err == nil {
-				err = audit(ctx, tx, "artifact.available", "artifact", a.ID, "", a)
-			}
-			if err == nil {
-				err = tx.UnlockBlob(ctx, digest, "demo")
-			}
-			if err != nil {
-				return err
-			}
-		} else if _, err := blobs.Stat(ctx, a.SHA256); err != nil {
-			return fmt.Errorf("the blob of %s is missing from the data directory (%w); delete the directory to start over", a.Filename, err)
-		}
-		info.Artifacts = append(info.Artifacts, demoArtifact{ID: a.ID, Filename: a.Filename, Platform: a.Platform, Arch: a.Arch, Size: a.Size, SHA256: a.SHA256})
-	}
-	return nil
-}
-
-func ensureDemoProduct(ctx context.Context, tx freight.Store, blobs freight.BlobStore, info *demoInfo) (*freight.Product, error) {
-	p, err := tx.ProductBySlug(ctx, demoProduct)
-	if freight.ErrorCode(err) == freight.ENOTFOUND {
-		p = &freight.Product{Slug: demoProduct, Name: "Millwright CAM", Description: "Toolpath planning for five-axis milling."}
-		if err = tx.CreateProduct(ctx, p); err == nil {
-			err = audit(ctx, tx, "product.create", "product", p.ID, "", p)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	r, err := tx.ReleaseByVersion(ctx, p.ID, demoVersion)
-	if freight.ErrorCode(err) == freight.ENOTFOUND {
-		r = &freight.Release{ProductID: p.ID, Version: demoVersion, Channel: freight.ChannelStable,
-			Notes: "First release.\n\n- Five-axis roughing and finishing\n- Post-processors for Fanuc and Heidenhain\n"}
-		if err = tx.CreateRelease(ctx, r); err == nil {
-			err = audit(ctx, tx, "release.create", "release", r.ID, "", r)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := ensureDemoFiles(ctx, tx, blobs, r, info); err != nil {
-		return nil, err
-	}
-	info.Product = demoProductIDs{ID: p.ID, Slug: p.Slug}
-	info.Release = demoReleaseIDs{ID: r.ID, Version: r.Version}
-	if r.State == freight.ReleaseDraft {
-		r, err = tx.UpdateRelease(ctx, r.ID, func(r *freight.Release) error {
-			now := time.Now()
-			r.State, r.PublishedAt = freight.ReleasePublished, &now
-			return nil
-		})
-		if err == nil {
-			err = audit(ctx, tx, "release.publish", "release", r.ID, "", r)
-		}
-	}
-	return p, err
-}
-
-// hasEntitlement answers nil if org is entitled to product, ENOTFOUND if not.
-func hasEntitlement(ctx context.Context, tx freight.Store, orgID, productID string) error {
-	es, _, err := tx.Entitlements(ctx, freight.EntitlementFilter{OrgID: orgID, ProductID: productID})
-	if err == nil && len(es) == 0 {
-		err = freight.Errorf(freight.ENOTFOUND, "entitlement not found")
-	}
-	return err
 }
 
 // demoCredentials returns a password and token for user: the previous ones

@@ -195,8 +195,41 @@ func TestDemo(t *testing.T) {
 		}
 		var releases struct{ Items []freight.Release }
 		api{t, info.URL, info.Admin.Token}.call("GET", "/api/v1/products/millwright/releases", nil, 200, &releases)
-		if len(releases.Items) != 1 || releases.Items[0].State != freight.ReleasePublished || releases.Items[0].ID != info.Release.ID {
-			t.Errorf("releases = %+v, want one published, %s", releases.Items, info.Release.ID)
+		if len(releases.Items) != 3 || releases.Items[2].ID != info.Release.ID {
+			t.Errorf("millwright has %d releases, want 3, the oldest %s", len(releases.Items), info.Release.ID)
+		}
+		// The two customers see different catalogues: acme has Lathe Studio
+		// but a maintenance period that ends before Millwright 1.1.0;
+		// globex follows the rc channel.
+		for _, c := range []struct {
+			org  string
+			want []string
+		}{
+			{"acme", []string{"lathe 2.0.0", "millwright 1.0.0"}},
+			{"globex", []string{"millwright 1.2.0-rc.1", "millwright 1.1.0", "millwright 1.0.0"}},
+		} {
+			tok := info.Customers[0].Token
+			if c.org == "globex" {
+				tok = info.Customers[1].Token
+			}
+			var cat struct {
+				Items []struct {
+					Product   struct{ Slug string }
+					Release   freight.Release
+					Artifacts []freight.Artifact
+				}
+			}
+			api{t, info.URL, tok}.call("GET", "/api/v1/catalog", nil, 200, &cat)
+			var got []string
+			for _, e := range cat.Items {
+				got = append(got, e.Product.Slug+" "+e.Release.Version)
+				if len(e.Artifacts) == 0 {
+					t.Errorf("%s's catalogue lists %s %s without files", c.org, e.Product.Slug, e.Release.Version)
+				}
+			}
+			if strings.Join(got, ", ") != strings.Join(c.want, ", ") {
+				t.Errorf("%s's catalogue = %v, want %v", c.org, got, c.want)
+			}
 		}
 		if len(info.Artifacts) != 3 || info.Product.Slug != "millwright" {
 			t.Fatalf("demo.json names product %+v and artifacts %+v, want millwright and 3 files", info.Product, info.Artifacts)

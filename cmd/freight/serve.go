@@ -33,6 +33,10 @@ type serveConfig struct {
 	janitorInterval time.Duration
 	gcInterval      time.Duration
 	blobs           string
+	startWindow     time.Duration
+	resumeWindow    time.Duration
+	budgetFactor    int64
+	bindIP          bool
 	db              dbConfig
 	log             logConfig
 }
@@ -48,6 +52,10 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.DurationVar(&c.uploadTTL, "upload-expiry", server.DefaultUploadTTL, "how long an upload session accepts parts")
 	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "how often expired uploads are cleaned up")
 	fs.DurationVar(&c.gcInterval, "gc-interval", time.Hour, "how often blobs that no artifact names are deleted")
+	fs.DurationVar(&c.startWindow, "download-start-window", server.DefaultStartWindow, "how long a download URL may wait before the download starts")
+	fs.DurationVar(&c.resumeWindow, "download-resume-window", server.DefaultResumeWindow, "how long ranged requests (resumes, segments) on a download URL keep working")
+	fs.Int64Var(&c.budgetFactor, "download-budget", server.DefaultBudgetFactor, "most bytes one download URL may serve, as a multiple of the file size")
+	fs.BoolVar(&c.bindIP, "download-bind-ip", false, "accept a download URL only from the address that asked for it")
 	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
 	c.db.flags(fs, defaultDataDir)
 	c.log.flags(fs)
@@ -120,6 +128,7 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 	srv := server.New(db, blobs, logger, server.Config{
 		MaxBodyBytes: c.maxBody, Version: version, PublicURL: c.publicURL,
 		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
+		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
 	})
 	jctx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
 	janitorDone := make(chan struct{})
