@@ -17,8 +17,8 @@ type Grant struct {
 	OrgID       string    `json:"org_id,omitempty"` // empty for vendor staff
 	Actor       string    `json:"actor"`            // user or token id
 	TokenID     string    `json:"token_id,omitempty"`
-	IP          string    `json:"ip"`                // of the request that got the grant
-	BindIP      bool      `json:"bind_ip"`           // downloads only from IP
+	IP          string    `json:"ip"`      // of the request that got the grant
+	BindIP      bool      `json:"bind_ip"` // downloads only from IP
 	Digest      string    `json:"sha256"`
 	Size        int64     `json:"size"`
 	Filename    string    `json:"filename"`
