@@ -2,17 +2,27 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
+	"strings"
 	"time"
+	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 
 	"github.com/freight-portal/freight"
+	s3blob "github.com/freight-portal/freight/blob/s3"
 	"github.com/freight-portal/freight/grant"
 )
 
@@ -169,18 +179,16 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err := c.Check(s.now(), isStart, clientIP(r), r.PathValue("name")); err != nil {
 		return err
 	}
+	if done, err := s.redirect(w, r, c, n); done || err != nil {
+		return err
+	}
 	if r.Method == http.MethodHead {
 		n = 0
 	}
-	if n > 0 {
-		// Reserve before sending, so that parallel segments cannot
-		// together exceed the budget; what is not sent is given back.
-		if _, err := s.store.ReserveGrantBytes(ctx, c.GrantID, n); err != nil {
-			if freight.ErrorCode(err) == freight.ETOOLARGE {
-				return freight.Errorf(freight.EFORBIDDEN, "this link's byte budget is used up; ask for a new one")
-			}
-			return err
-		}
+	// Reserve before sending, so that parallel segments cannot together
+	// exceed the budget; what is not sent is given back.
+	if err := s.reserve(ctx, c.GrantID, n); err != nil {
+		return err
 	}
 	content, err := s.openContent(ctx, c.Digest, c.Size)
 	if err != nil {
@@ -223,6 +231,21 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.logger.InfoContext(ctx, "download", "grant_id", g.ID, "artifact_id", g.ArtifactID, "org_id", g.OrgID,
 		"ip", clientIP(r), "range", d.Range, "bytes", cw.n, "completed", cw.n >= n)
+	return nil
+}
+
+// reserve charges n bytes to a grant's byte budget, refusing the request
+// when they do not fit.
+func (s *Server) reserve(ctx context.Context, grantID string, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if _, err := s.store.ReserveGrantBytes(ctx, grantID, n); err != nil {
+		if freight.ErrorCode(err) == freight.ETOOLARGE {
+			return freight.Errorf(freight.EFORBIDDEN, "this link's byte budget is used up; ask for a new one")
+		}
+		return err
+	}
 	return nil
 }
 
@@ -350,3 +373,216 @@ func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // writerOnly hides every method but Write, so io.Copy cannot recurse into
 // ReadFrom.
 type writerOnly struct{ io.Writer }
+
+// Delivery modes: how the download origin answers a request that passed
+// the grant's checks.
+const (
+	// DeliveryOrigin serves the blob from the portal.
+	DeliveryOrigin = "origin"
+	// DeliveryS3 answers 303 See Other to a presigned GET of the blob in
+	// its S3 bucket; the blob store must presign (blob/s3 does).
+	DeliveryS3 = "s3"
+	// DeliveryCloudFront answers 303 See Other to a CloudFront signed URL
+	// of the blob on a distribution in front of the bucket.
+	DeliveryCloudFront = "cloudfront"
+)
+
+// RedirectTTL is the life of the URL a redirect answers: enough for the
+// client to follow it. S3 and CloudFront check expiry when a request
+// starts and let a request that started finish, and a resume or a new
+// segment comes back through /d/ for a fresh one, with the grant's rules
+// checked again.
+const RedirectTTL = 60 * time.Second
+
+// getPresigner is the capability of a blob store to sign a URL from which
+// clients GET a blob straight from the storage, answered with the given
+// Content-Disposition (blob/s3).
+type getPresigner interface {
+	PresignGet(ctx context.Context, digest, contentDisposition string, ttl time.Duration) (string, error)
+}
+
+// headPresigner signs the same for HEAD, where the storage signs the
+// method (S3). A blob store without it has its HEADs answered by the
+// portal.
+type headPresigner interface {
+	PresignHead(ctx context.Context, digest, contentDisposition string, ttl time.Duration) (string, error)
+}
+
+// CheckDelivery reports whether cfg's delivery mode can work with blobs:
+// New cannot fail, so commands call this first and refuse to start with a
+// mode that would fail every download.
+func CheckDelivery(cfg Config, blobs freight.BlobStore) error {
+	switch cfg.DeliveryMode {
+	case "", DeliveryOrigin:
+		return nil
+	case DeliveryS3:
+		if _, ok := blobs.(getPresigner); !ok {
+			return fmt.Errorf("delivery mode s3 redirects downloads to presigned S3 URLs and needs an s3:// blob store; this blob store (%T) cannot presign", blobs)
+		}
+		return nil
+	case DeliveryCloudFront:
+		cf := cfg.CloudFront
+		var missing []string
+		if cf.Domain == "" {
+			missing = append(missing, "the distribution's domain name")
+		}
+		if cf.KeyID == "" {
+			missing = append(missing, "the public key's id")
+		}
+		if cf.Signer == nil {
+			missing = append(missing, "the private key")
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("delivery mode cloudfront needs %s", strings.Join(missing, ", "))
+		}
+		if u, err := url.Parse("https://" + cf.Domain + "/"); err != nil || u.Host != cf.Domain || u.Port() != "" || strings.ContainsAny(cf.Domain, "/?#@ ") {
+			return fmt.Errorf("cloudfront domain %q must be a host name such as d111111abcdef8.cloudfront.net, without scheme, port or path", cf.Domain)
+		}
+		if strings.IndexFunc(cf.Domain, func(c rune) bool { return c > unicode.MaxASCII }) >= 0 {
+			return fmt.Errorf("cloudfront domain %q must be ASCII (Punycode)", cf.Domain)
+		}
+		if strings.ContainsAny(cf.KeyID, "&?#= ") {
+			return fmt.Errorf("cloudfront key id %q is not a CloudFront public key id such as K2JCJMDEHXQW5F", cf.KeyID)
+		}
+		switch k := cf.Signer.Public().(type) {
+		case *rsa.PublicKey:
+			if k.N.BitLen() < 2048 {
+				return fmt.Errorf("cloudfront private key: RSA of %d bits; CloudFront takes RSA 2048", k.N.BitLen())
+			}
+		case *ecdsa.PublicKey:
+			if k.Curve != elliptic.P256() {
+				return fmt.Errorf("cloudfront private key: ECDSA on %s; CloudFront takes P-256", k.Curve.Params().Name)
+			}
+		default:
+			return fmt.Errorf("cloudfront private key: a %T; CloudFront takes RSA 2048 or ECDSA P-256", k)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown delivery mode %q (known: origin, s3, cloudfront)", cfg.DeliveryMode)
+}
+
+// redirect answers a request that passed the grant's checks in the
+// redirect modes: 303 See Other to a URL of the blob on S3 or CloudFront,
+// valid for RedirectTTL. It reports false, doing nothing, in origin mode
+// (and for a HEAD the blob store cannot presign). n is what the request
+// asks for, as the origin would send it.
+//
+// The portal charges the grant's byte budget n bytes and records the
+// download as finished when it redirects: it cannot see what S3 or
+// CloudFront then send, so nothing is ever given back, and a download
+// that stops early still costs what it asked for. Bytes is what was
+// charged, Completed is false: the portal does not know.
+//
+// If-Range is judged against the portal's own ETag, as in origin mode.
+// A client that resumes with S3's or CloudFront's validator is charged the
+// whole file and must be in the start window, since the storage may well
+// answer it with the whole file.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, c grant.Claims, n int64) (bool, error) {
+	mode := s.cfg.DeliveryMode
+	if mode != DeliveryS3 && mode != DeliveryCloudFront {
+		return false, nil
+	}
+	ctx := r.Context()
+	head := r.Method == http.MethodHead
+	if _, ok := s.blobs.(headPresigner); head && mode == DeliveryS3 && !ok {
+		return false, nil
+	}
+	loc, err := s.redirectURL(ctx, c, head)
+	if err != nil {
+		return true, err
+	}
+	// A HEAD costs nothing and is no download, as in origin mode.
+	if !head {
+		if err := s.reserve(ctx, c.GrantID, n); err != nil {
+			return true, err
+		}
+		now := s.now()
+		d := &freight.Download{GrantID: c.GrantID, IP: clientIP(r), Via: mode, Range: r.Header.Get("Range"),
+			Bytes: n, Completed: false, StartedAt: now, FinishedAt: &now}
+		if err := s.store.CreateDownload(ctx, d); err != nil {
+			s.refund(ctx, c.GrantID, n)
+			return true, err
+		}
+		s.logger.InfoContext(ctx, "download redirected", "via", mode, "grant_id", c.GrantID, "artifact_id", d.ArtifactID,
+			"org_id", d.OrgID, "ip", d.IP, "range", d.Range, "bytes", n)
+	}
+	h := w.Header()
+	h.Set("Location", loc)
+	// The URL is short-lived and is the credential: no cache may keep it.
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusSeeOther)
+	return true, nil
+}
+
+// redirectURL signs the URL of the blob a redirect points to.
+func (s *Server) redirectURL(ctx context.Context, c grant.Claims, head bool) (string, error) {
+	switch s.cfg.DeliveryMode {
+	case DeliveryS3:
+		var loc string
+		var err error
+		if hp, ok := s.blobs.(headPresigner); head && ok {
+			loc, err = hp.PresignHead(ctx, c.Digest, contentDisposition(c.Filename), RedirectTTL)
+		} else if gp, ok := s.blobs.(getPresigner); ok {
+			loc, err = gp.PresignGet(ctx, c.Digest, contentDisposition(c.Filename), RedirectTTL)
+		} else {
+			return "", freight.Errorf(freight.EUNAVAILABLE, "downloads are misconfigured: delivery mode s3 needs an s3:// blob store")
+		}
+		if err != nil {
+			return "", err
+		}
+		return loc, nil
+	case DeliveryCloudFront:
+		return s.cloudFrontURL(c, s.now().Add(RedirectTTL))
+	}
+	return "", freight.Internal(fmt.Errorf("redirect in delivery mode %q", s.cfg.DeliveryMode))
+}
+
+// cloudFrontURL signs a CloudFront URL of the blob of c that expires at
+// expires: a canned policy, or a custom one that adds the client's address
+// when the grant is bound to it, so that CloudFront enforces the binding
+// too.
+//
+// The URL asks for the artifact's file name with S3's
+// response-content-disposition; it takes effect when the distribution
+// forwards the query string to the S3 origin (with origin access control,
+// which signs the origin request), and the cache key should include the
+// query string then, since identical files share one blob.
+func (s *Server) cloudFrontURL(c grant.Claims, expires time.Time) (string, error) {
+	cf := s.cfg.CloudFront
+	if s.cfSigner == nil {
+		return "", freight.Errorf(freight.EUNAVAILABLE, "downloads are misconfigured: delivery mode cloudfront has no key")
+	}
+	if !freight.ValidDigest(c.Digest) {
+		return "", freight.Internal(fmt.Errorf("grant %s names no valid digest", c.GrantID))
+	}
+	u := (&url.URL{
+		Scheme:   "https",
+		Host:     cf.Domain,
+		Path:     "/" + s3blob.Key(cf.PathPrefix, c.Digest),
+		RawQuery: url.Values{"response-content-disposition": {contentDisposition(c.Filename)}}.Encode(),
+	}).String()
+	var signed string
+	var err error
+	if c.IP == "" {
+		signed, err = s.cfSigner.Sign(u, expires)
+	} else {
+		ip, perr := netip.ParseAddr(c.IP)
+		if perr != nil {
+			return "", freight.Internal(fmt.Errorf("grant %s: bound address %q: %w", c.GrantID, c.IP, perr))
+		}
+		ip = ip.WithZone("").Unmap()
+		p := &sign.Policy{Statements: []sign.Statement{{
+			Resource: u,
+			Condition: sign.Condition{
+				IPAddress:    &sign.IPAddress{SourceIP: netip.PrefixFrom(ip, ip.BitLen()).String()},
+				DateLessThan: sign.NewAWSEpochTime(expires),
+			},
+		}}}
+		signed, err = s.cfSigner.SignWithPolicy(u, p)
+	}
+	if err != nil {
+		return "", freight.Internal(fmt.Errorf("sign a CloudFront URL: %w", err))
+	}
+	return signed, nil
+}

@@ -32,14 +32,20 @@ type shop struct {
 	entitlementID string
 }
 
-func newShop(t *testing.T) *shop {
+func newShop(t testing.TB) *shop {
 	t.Helper()
 	return newShopSized(t, 6<<20+77)
 }
 
-func newShopSized(t *testing.T, size int) *shop {
+func newShopSized(t testing.TB, size int) *shop {
 	t.Helper()
-	e := newEnv(t)
+	return newShopOn(t, newEnv(t), size)
+}
+
+// newShopOn is newShopSized on a given environment, for tests that need
+// another blob store or configuration (newEnvWith).
+func newShopOn(t testing.TB, e *env, size int) *shop {
+	t.Helper()
 	s := &shop{env: e, content: fileOf(42, size)}
 	relID := e.draft("1.0.0")
 	c := e.startUpload(relID, "cad-1.0.0-setup.exe", s.content, sha(s.content))
@@ -58,7 +64,7 @@ func newShopSized(t *testing.T, size int) *shop {
 	return s
 }
 
-func mustProductID(t *testing.T, e *env) string {
+func mustProductID(t testing.TB, e *env) string {
 	var p freight.Product
 	e.must(http.StatusOK, "GET", "/api/v1/products/cad", e.token, nil).decode(t, &p)
 	return p.ID

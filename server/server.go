@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 
 	"github.com/freight-portal/freight"
 	"github.com/freight-portal/freight/signing"
@@ -38,6 +41,31 @@ type Config struct {
 	BudgetFactor int64
 	// BindIP ties a download URL to the address that asked for it.
 	BindIP bool
+	// DeliveryMode is how the download origin answers once a request
+	// passed the grant's checks and was charged to its byte budget:
+	// DeliveryOrigin ("" too) serves the file; DeliveryS3 and
+	// DeliveryCloudFront redirect to a short-lived URL of the blob on S3
+	// or CloudFront. The download URLs handed out are the portal's in
+	// every mode. Check it with CheckDelivery.
+	DeliveryMode string
+	// CloudFront configures DeliveryCloudFront.
+	CloudFront CloudFront
+}
+
+// CloudFront describes a CloudFront distribution in front of the blob
+// bucket, for signed URLs.
+type CloudFront struct {
+	// Domain is the distribution's domain name, such as
+	// d111111abcdef8.cloudfront.net (or an alternate domain of it).
+	Domain string
+	// KeyID is the id of the public key, in a trusted key group of the
+	// distribution, that matches Signer (Key-Pair-Id).
+	KeyID string
+	// Signer is the private key: RSA 2048 or ECDSA P-256.
+	Signer crypto.Signer
+	// PathPrefix is the prefix of blob keys on the distribution: a blob is
+	// at /<PathPrefix>/sha256/<2 hex>/<digest>, the layout of blob/s3.
+	PathPrefix string
 }
 
 // Server serves Freight's HTTP API over a Store and a BlobStore.
@@ -51,6 +79,8 @@ type Server struct {
 	version string
 	now     func() time.Time
 	handler http.Handler
+	// cfSigner signs CloudFront URLs; nil unless DeliveryCloudFront.
+	cfSigner *sign.URLSigner
 }
 
 // New returns a Server. The logger should be wrapped with LogHandler so
@@ -85,6 +115,9 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{store: store, blobs: blobs, logger: logger, cfg: cfg, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
 		keys: signing.NewKeyring(store, freight.KeyGrants, cfg.Now)}
+	if cfg.DeliveryMode == DeliveryCloudFront && cfg.CloudFront.Signer != nil {
+		s.cfSigner = sign.NewURLSigner(cfg.CloudFront.KeyID, cfg.CloudFront.Signer)
+	}
 	s.handler = s.routes()
 	return s
 }

@@ -81,7 +81,8 @@ func newEnv(t testing.TB) *env {
 	return newEnvWith(t, blobs)
 }
 
-func newEnvWith(t testing.TB, blobs freight.BlobStore) *env {
+// newEnvWith starts a server on blobs; opts adjust its configuration.
+func newEnvWith(t testing.TB, blobs freight.BlobStore, opts ...func(*server.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -95,7 +96,11 @@ func newEnvWith(t testing.TB, blobs freight.BlobStore) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now().UTC().Truncate(time.Microsecond)}
-	h := server.New(db, blobs, logger, server.Config{Now: clk.Now, MaxBodyBytes: 4096, PartSize: 5 << 20, MaxArtifactSize: 1 << 30})
+	cfg := server.Config{Now: clk.Now, MaxBodyBytes: 4096, PartSize: 5 << 20, MaxArtifactSize: 1 << 30}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := server.New(db, blobs, logger, cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, h: h, srv: h, url: srv.URL, store: db, blobs: blobs, clock: clk, logs: logs, client: srv.Client()}

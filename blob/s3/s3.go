@@ -240,8 +240,78 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Store, erro
 	return s, nil
 }
 
-func (s *Store) blobKey(digest string) string {
-	return s.prefix + "sha256/" + digest[:2] + "/" + digest
+// Key returns the object key of the blob named digest under prefix, in the
+// layout the store uses: <prefix>/sha256/<first 2 hex digits>/<digest>. The
+// prefix may be empty, and slashes around it do not matter. Anything that
+// serves the bucket under its own names, such as a CloudFront distribution
+// with the bucket as its origin, finds blobs there. digest must be valid
+// (freight.ValidDigest).
+func Key(prefix, digest string) string {
+	if p := strings.Trim(prefix, "/"); p != "" {
+		prefix = p + "/"
+	} else {
+		prefix = ""
+	}
+	return prefix + "sha256/" + digest[:2] + "/" + digest
+}
+
+// Prefix returns the prefix of the store's keys in the bucket, as the URL
+// named it ("" for none, else without a trailing slash): Key(s.Prefix(), d)
+// is the key of the blob d.
+func (s *Store) Prefix() string { return strings.TrimSuffix(s.prefix, "/") }
+
+func (s *Store) blobKey(digest string) string { return Key(s.prefix, digest) }
+
+// PresignGet returns a URL that GETs the blob named digest straight from
+// the bucket for ttl, answered with the given Content-Disposition and
+// Content-Type application/octet-stream. The URL signs only the host, so a
+// client may add Range and conditional headers. S3 checks the expiry when
+// a request starts: a download that started in time finishes. The blob
+// need not exist: S3 answers 404 then.
+func (s *Store) PresignGet(ctx context.Context, digest, contentDisposition string, ttl time.Duration) (string, error) {
+	if err := checkDigest(digest); err != nil {
+		return "", err
+	}
+	if ttl <= 0 || ttl > maxPresignTTL {
+		return "", freight.FieldError("ttl", "must be positive and at most 7 days")
+	}
+	in := &s3.GetObjectInput{
+		Bucket:              aws.String(s.bucket),
+		Key:                 aws.String(s.blobKey(digest)),
+		ResponseContentType: aws.String("application/octet-stream"),
+	}
+	if contentDisposition != "" {
+		in.ResponseContentDisposition = aws.String(contentDisposition)
+	}
+	req, err := s.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", freight.Internal(err)
+	}
+	return req.URL, nil
+}
+
+// PresignHead is PresignGet for HEAD requests: S3 signs the method, so a
+// GET URL cannot answer a HEAD.
+func (s *Store) PresignHead(ctx context.Context, digest, contentDisposition string, ttl time.Duration) (string, error) {
+	if err := checkDigest(digest); err != nil {
+		return "", err
+	}
+	if ttl <= 0 || ttl > maxPresignTTL {
+		return "", freight.FieldError("ttl", "must be positive and at most 7 days")
+	}
+	in := &s3.HeadObjectInput{
+		Bucket:              aws.String(s.bucket),
+		Key:                 aws.String(s.blobKey(digest)),
+		ResponseContentType: aws.String("application/octet-stream"),
+	}
+	if contentDisposition != "" {
+		in.ResponseContentDisposition = aws.String(contentDisposition)
+	}
+	req, err := s.presign.PresignHeadObject(ctx, in, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", freight.Internal(err)
+	}
+	return req.URL, nil
 }
 
 func (s *Store) stagingKey(name string) string { return s.prefix + "uploads/" + name }

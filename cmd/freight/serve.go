@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,6 +41,8 @@ type serveConfig struct {
 	resumeWindow    time.Duration
 	budgetFactor    int64
 	bindIP          bool
+	delivery        oneOf
+	cloudFront      cloudFrontConfig
 	db              dbConfig
 	log             logConfig
 }
@@ -56,6 +62,12 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.DurationVar(&c.resumeWindow, "download-resume-window", server.DefaultResumeWindow, "how long ranged requests (resumes, segments) on a download URL keep working")
 	fs.Int64Var(&c.budgetFactor, "download-budget", server.DefaultBudgetFactor, "most bytes one download URL may serve, as a multiple of the file size")
 	fs.BoolVar(&c.bindIP, "download-bind-ip", false, "accept a download URL only from the address that asked for it")
+	c.delivery = oneOf{value: server.DeliveryOrigin, allowed: []string{server.DeliveryOrigin, server.DeliveryS3, server.DeliveryCloudFront}}
+	fs.Var(&c.delivery, "delivery", "how downloads are delivered: origin (the portal sends the file), s3 (303 to a presigned URL on the s3:// blob store) or cloudfront (303 to a CloudFront signed URL); the portal checks every download URL first in every mode")
+	fs.StringVar(&c.cloudFront.domain, "cloudfront-domain", "", "delivery cloudfront: the distribution's domain name, such as d111111abcdef8.cloudfront.net")
+	fs.StringVar(&c.cloudFront.keyID, "cloudfront-key-id", "", "delivery cloudfront: id of the public key in the distribution's trusted key group, such as K2JCJMDEHXQW5F")
+	fs.StringVar(&c.cloudFront.privateKey, "cloudfront-private-key", "", "delivery cloudfront: path of the matching private key, PEM (RSA 2048 or ECDSA P-256; PKCS #1, SEC 1 or PKCS #8, unencrypted)")
+	fs.StringVar(&c.cloudFront.pathPrefix, "cloudfront-path-prefix", "", "delivery cloudfront: path under which the distribution serves the blob store's sha256/ folder (default: the prefix of an s3:// blob store; / for none)")
 	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
 	c.db.flags(fs, defaultDataDir)
 	c.log.flags(fs)
@@ -100,6 +112,109 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) er
 	}
 }
 
+// cloudFrontConfig holds the settings of delivery mode cloudfront.
+type cloudFrontConfig struct {
+	domain, keyID, privateKey, pathPrefix string
+}
+
+// deliveryConfig fills the delivery settings of cfg and checks that they
+// can work with blobs, so that a portal that would fail every download
+// does not start.
+func (c *serveConfig) deliveryConfig(cfg *server.Config, blobs freight.BlobStore) error {
+	cfg.DeliveryMode = c.delivery.value
+	switch cfg.DeliveryMode {
+	case server.DeliveryS3:
+		if err := server.CheckDelivery(*cfg, blobs); err != nil {
+			return fmt.Errorf("--delivery s3 redirects downloads to presigned S3 URLs and needs an s3:// blob store (--blobs s3://bucket/prefix?…); the blob store is %s", blobKind(c.blobs))
+		}
+		return nil
+	case server.DeliveryCloudFront:
+		return c.cloudFrontConfig(cfg, blobs)
+	}
+	return server.CheckDelivery(*cfg, blobs)
+}
+
+// cloudFrontConfig fills and checks the settings of delivery mode
+// cloudfront.
+func (c *serveConfig) cloudFrontConfig(cfg *server.Config, blobs freight.BlobStore) error {
+	cf := c.cloudFront
+	var missing []string
+	for _, f := range []struct{ flag, v string }{
+		{"--cloudfront-domain", cf.domain}, {"--cloudfront-key-id", cf.keyID}, {"--cloudfront-private-key", cf.privateKey},
+	} {
+		if f.v == "" {
+			missing = append(missing, f.flag)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--delivery cloudfront needs %s", strings.Join(missing, ", "))
+	}
+	key, err := loadPrivateKey(cf.privateKey)
+	if err != nil {
+		return fmt.Errorf("--cloudfront-private-key: %w", err)
+	}
+	prefix := cf.pathPrefix
+	if s, ok := blobs.(*s3blob.Store); ok && prefix == "" {
+		prefix = s.Prefix()
+	}
+	cfg.CloudFront = server.CloudFront{Domain: cf.domain, KeyID: cf.keyID, Signer: key, PathPrefix: prefix}
+	if err := server.CheckDelivery(*cfg, blobs); err != nil {
+		return fmt.Errorf("--delivery cloudfront: %w", err)
+	}
+	return nil
+}
+
+// blobKind names the kind of blob store a --blobs value opens.
+func blobKind(u string) string {
+	if u == "" {
+		return "the blobs folder in the data directory"
+	}
+	if scheme, _, ok := strings.Cut(u, "://"); ok {
+		return scheme + "://"
+	}
+	return "not an s3:// one"
+}
+
+// loadPrivateKey reads a PEM private key for CloudFront: RSA in PKCS #1
+// ("RSA PRIVATE KEY", what CloudFront's documentation makes with openssl
+// genrsa), ECDSA in SEC 1 ("EC PRIVATE KEY", possibly after an "EC
+// PARAMETERS" block), or either in PKCS #8 ("PRIVATE KEY"). The key's type
+// and size are checked by server.CheckDelivery.
+func loadPrivateKey(path string) (crypto.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for rest := b; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, fmt.Errorf("%s holds no PEM private key (RSA PRIVATE KEY, EC PRIVATE KEY or PRIVATE KEY)", path)
+		}
+		var key any
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, fmt.Errorf("%s: the key is encrypted; store it decrypted, readable only by the portal", path)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, block.Type, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("%s: a %T cannot sign", path, key)
+		}
+		return signer, nil
+	}
+}
+
 // openDB opens and migrates the metadata database.
 func openDB(ctx context.Context, c *dbConfig, logger *slog.Logger) (*sqlstore.DB, error) {
 	url, err := c.url()
@@ -125,11 +240,15 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 	if c.partSize < 5<<20 {
 		return fmt.Errorf("upload-part-size must be at least 5 MiB (5242880), not %d", c.partSize)
 	}
-	srv := server.New(db, blobs, logger, server.Config{
+	cfg := server.Config{
 		MaxBodyBytes: c.maxBody, Version: version, PublicURL: c.publicURL,
 		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
 		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
-	})
+	}
+	if err := c.deliveryConfig(&cfg, blobs); err != nil {
+		return err
+	}
+	srv := server.New(db, blobs, logger, cfg)
 	jctx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
 	janitorDone := make(chan struct{})
 	go func() {
