@@ -21,6 +21,7 @@ const (
 	PrefixUpload       = "upl"
 	PrefixGrant        = "grt"
 	PrefixDownload     = "dl"
+	PrefixLicense      = "lic"
 )
 
 // crockford is Crockford's base32 alphabet in lower case: no i, l, o or u,

@@ -32,7 +32,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 
 	// Organizations. Deleting an organization deletes its memberships,
-	// entitlements and organization tokens; its audit events stay.
+	// entitlements and organization tokens; its audit events stay. An
+	// organization that has licenses, in any state, cannot be deleted
+	// (ECONFLICT): licenses are legal history.
 	CreateOrganization(ctx context.Context, o *Organization) error
 	Organization(ctx context.Context, id string) (*Organization, error)
 	OrganizationBySlug(ctx context.Context, slug string) (*Organization, error)
@@ -57,7 +59,7 @@ type Store interface {
 	Memberships(ctx context.Context, f MembershipFilter) ([]*Membership, string, error)
 	DeleteMembership(ctx context.Context, userID, orgID string) error
 
-	// Products. Deleting a product that has any release is refused with
+	// Products. Deleting a product that has any release or license is refused with
 	// ECONFLICT: draft releases can be deleted first, but a product that
 	// ever published stays, because downloads and licenses refer to it.
 	// Its entitlements are deleted with it.
@@ -152,6 +154,20 @@ type Store interface {
 	CreateDownload(ctx context.Context, d *Download) error
 	FinishDownload(ctx context.Context, id string, bytes int64, completed bool, at time.Time) error
 	Downloads(ctx context.Context, f DownloadFilter) ([]*Download, string, error)
+
+	// Licenses. CreateLicense stores an issued license (ENOTFOUND if the
+	// organization, the product or the superseded license is missing); it
+	// does not mark the superseded license, which the caller does with
+	// UpdateLicense in the same transaction. Licenses lists newest first,
+	// without File. UpdateLicense changes the state fields only (State,
+	// RevokedAt, RevokeReason; EINVALID for anything else): active →
+	// superseded | revoked, superseded → revoked; a revoked license never
+	// changes again (ECONFLICT). Only a revoked license has RevokedAt and
+	// RevokeReason.
+	CreateLicense(ctx context.Context, l *License) error
+	License(ctx context.Context, id string) (*License, error)
+	Licenses(ctx context.Context, f LicenseFilter) ([]*License, string, error)
+	UpdateLicense(ctx context.Context, id string, fn func(*License) error) (*License, error)
 
 	// Audit events: append-only, listed newest first.
 	CreateAuditEvent(ctx context.Context, e *AuditEvent) error
@@ -261,6 +277,14 @@ type DownloadFilter struct {
 	GrantID    string
 	Since      time.Time // inclusive
 	Until      time.Time // exclusive
+}
+
+// LicenseFilter selects licenses, newest first. Zero fields do not filter.
+type LicenseFilter struct {
+	Page
+	OrgID     string
+	ProductID string
+	State     LicenseState
 }
 
 // AuditFilter selects audit events, newest first. Zero fields do not filter.

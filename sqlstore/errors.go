@@ -25,6 +25,10 @@ type errs struct {
 	idConflict string   // the primary key
 	parents    []parent // foreign keys of a written row: a violation means a parent is missing
 	restricted string   // a foreign key that refuses a delete
+	// children are the foreign keys that refuse a delete, when there are
+	// several to tell apart; restricted is then the message when none of
+	// them can be named.
+	children []child
 }
 
 // parent is a row that a written row refers to.
@@ -33,6 +37,16 @@ type parent struct {
 	table      string
 	id         string
 	notFound   string
+}
+
+// child is a table whose rows refer to a row being deleted and refuse the
+// delete.
+type child struct {
+	constraint string // the PostgreSQL constraint name, as in the migrations
+	table      string
+	column     string // the referring column
+	id         string // the id of the row being deleted
+	message    string
 }
 
 type violation int
@@ -80,6 +94,9 @@ func (s *store) fail(ctx context.Context, err error, e *errs) error {
 		if len(e.parents) > 0 {
 			return &freight.Error{Code: freight.ENOTFOUND, Message: s.missingParent(ctx, e.parents, constraint), Err: err}
 		}
+		if len(e.children) > 0 {
+			return &freight.Error{Code: freight.ECONFLICT, Message: s.blockingChild(ctx, e, constraint), Err: err}
+		}
 		if e.restricted != "" {
 			return &freight.Error{Code: freight.ECONFLICT, Message: e.restricted, Err: err}
 		}
@@ -118,6 +135,31 @@ func (s *store) missingParent(ctx context.Context, parents []parent, constraint 
 		msgs[i] = p.notFound
 	}
 	return strings.Join(msgs, " or ")
+}
+
+// blockingChild names the rows that refused a delete. PostgreSQL names the
+// constraint; on SQLite the children are looked up, as in missingParent.
+func (s *store) blockingChild(ctx context.Context, e *errs, constraint string) string {
+	if constraint != "" {
+		for _, c := range e.children {
+			if c.constraint == constraint {
+				return c.message
+			}
+		}
+	}
+	if s.db.dialect == dialectSQLite {
+		for _, c := range e.children {
+			var one int
+			err := s.queryRow(ctx, "SELECT 1 FROM "+c.table+" WHERE "+c.column+" = ? LIMIT 1", c.id).Scan(&one)
+			if err == nil {
+				return c.message
+			}
+		}
+	}
+	if e.restricted != "" {
+		return e.restricted
+	}
+	return e.children[0].message
 }
 
 // ctxErr reports a canceled or timed-out call so that errors.Is finds the

@@ -113,9 +113,15 @@ func (s *store) UpdateOrganization(ctx context.Context, id string, fn func(*frei
 }
 
 // DeleteOrganization deletes the organization; the foreign keys delete its
-// memberships, entitlements and tokens. Audit events keep its id.
+// memberships, entitlements and tokens. Audit events, grants and downloads
+// keep its id. An organization that has licenses is kept, with ECONFLICT:
+// licenses are legal history, and the foreign key refuses the delete, so a
+// license issued concurrently cannot slip through a check made beforehand.
 func (s *store) DeleteOrganization(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, `DELETE FROM organizations WHERE id = ?`, id, errOrgNotFound)
+	return s.deleteByID(ctx, `DELETE FROM organizations WHERE id = ?`, id, &errs{
+		notFound:   "organization not found",
+		restricted: "the organization has licenses and cannot be deleted: licenses are kept as legal history",
+	})
 }
 
 // deleteByID runs a DELETE of one row and reports ENOTFOUND when there was

@@ -113,12 +113,19 @@ func (s *store) UpdateProduct(ctx context.Context, id string, fn func(*freight.P
 }
 
 // DeleteProduct deletes a product that has no releases, whatever their
-// state: even yanked releases are the record of what was downloaded. The
-// foreign key refuses the delete, so a release created concurrently cannot
-// slip through a check made beforehand. Entitlements go with the product.
+// state: even yanked releases are the record of what was downloaded; nor
+// licenses, which are legal history. The foreign keys refuse the delete,
+// so a release or a license created concurrently cannot slip through a
+// check made beforehand. Entitlements go with the product.
 func (s *store) DeleteProduct(ctx context.Context, id string) error {
 	return s.deleteByID(ctx, `DELETE FROM products WHERE id = ?`, id, &errs{
 		notFound:   "product not found",
-		restricted: "the product has releases and cannot be deleted; delete its draft releases first",
+		restricted: "the product has releases or licenses and cannot be deleted",
+		children: []child{
+			{constraint: "releases_product_id_fkey", table: "releases", column: "product_id", id: id,
+				message: "the product has releases and cannot be deleted; delete its draft releases first"},
+			{constraint: "licenses_product_id_fkey", table: "licenses", column: "product_id", id: id,
+				message: "the product has licenses and cannot be deleted: licenses are kept as legal history"},
+		},
 	})
 }

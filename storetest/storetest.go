@@ -69,6 +69,7 @@ func groups() []group {
 		{"SigningKeys", keyTests},
 		{"Grants", grantTests},
 		{"Downloads", downloadTests},
+		{"Licenses", licenseTests},
 		{"AuditEvents", auditTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
