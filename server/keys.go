@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/signing"
 )
 
 // listKeys lists the grant signing keys (public halves only).
@@ -12,7 +13,11 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err := need(p, p.CanAdminister(), "see signing keys"); err != nil {
 		return err
 	}
-	keys, err := s.store.SigningKeys(r.Context(), freight.KeyGrants)
+	_, purpose, err := s.keyringOf(r)
+	if err != nil {
+		return err
+	}
+	keys, err := s.store.SigningKeys(r.Context(), purpose)
 	if err != nil {
 		return err
 	}
@@ -28,7 +33,11 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err := need(p, p.CanAdminister(), "rotate signing keys"); err != nil {
 		return err
 	}
-	k, err := s.keys.Rotate(ctx)
+	kr, _, err := s.keyringOf(r)
+	if err != nil {
+		return err
+	}
+	k, err := kr.Rotate(ctx)
 	if err != nil {
 		return err
 	}
@@ -48,7 +57,11 @@ func (s *Server) retireKey(w http.ResponseWriter, r *http.Request) error {
 	if err := need(p, p.CanAdminister(), "retire signing keys"); err != nil {
 		return err
 	}
-	k, err := s.keys.Retire(ctx, r.PathValue("key"))
+	kr, _, err := s.keyringOf(r)
+	if err != nil {
+		return err
+	}
+	k, err := kr.Retire(ctx, r.PathValue("key"))
 	if err != nil {
 		return err
 	}
@@ -59,4 +72,16 @@ func (s *Server) retireKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, k)
 	return nil
+}
+
+// keyringOf picks the keyring named by ?purpose=: grants (the default) or
+// licenses.
+func (s *Server) keyringOf(r *http.Request) (*signing.Keyring, string, error) {
+	switch r.URL.Query().Get("purpose") {
+	case "", freight.KeyGrants:
+		return s.keys, freight.KeyGrants, nil
+	case freight.KeyLicenses:
+		return s.licenseKeys, freight.KeyLicenses, nil
+	}
+	return nil, "", freight.FieldError("purpose", "must be grants or licenses")
 }

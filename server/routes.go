@@ -79,6 +79,14 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/products/{product}/upgrade", s.upgrade)
 	handle("POST /api/v1/artifacts/{artifact}/download", s.requestDownload)
 	handle("GET /api/v1/downloads", s.listDownloads)
+	handle("GET /api/v1/licenses", s.listLicenses)
+	handle("POST /api/v1/licenses", s.createLicense)
+	handle("GET /api/v1/licenses/{license}", s.getLicense)
+	handle("GET /api/v1/licenses/{license}/file", s.licenseFile)
+	handle("POST /api/v1/licenses/{license}/amend", s.amendLicense)
+	handle("POST /api/v1/licenses/{license}/revoke", s.revokeLicense)
+	api.HandleFunc("GET /api/v1/license-revocations", s.licenseRevocations)
+
 	handle("GET /api/v1/keys", s.listKeys)
 	handle("POST /api/v1/keys/rotate", s.rotateKey)
 	handle("POST /api/v1/keys/{key}/retire", s.retireKey)
@@ -98,6 +106,7 @@ func (s *Server) routes() http.Handler {
 	top := http.NewServeMux()
 	top.HandleFunc("GET /d/{token}/{name}", s.serveDownload)
 	top.HandleFunc("GET /.well-known/freight-keys.json", s.publicKeys)
+	top.HandleFunc("GET /.well-known/freight-license-keys.json", s.licensePublicKeys)
 	top.Handle("/", s.withLogging(mux))
 	return withRequestID(top)
 }

@@ -70,15 +70,18 @@ type CloudFront struct {
 
 // Server serves Freight's HTTP API over a Store and a BlobStore.
 type Server struct {
-	store   freight.Store
-	blobs   freight.BlobStore
-	keys    *signing.Keyring
-	logger  *slog.Logger
-	cfg     Config
-	maxBody int64
-	version string
-	now     func() time.Time
-	handler http.Handler
+	store freight.Store
+	blobs freight.BlobStore
+	keys  *signing.Keyring // signs download grants
+	// licenseKeys signs license files: a separate key, so that a leaked
+	// grant key cannot forge licenses, and the two rotate on their own.
+	licenseKeys *signing.Keyring
+	logger      *slog.Logger
+	cfg         Config
+	maxBody     int64
+	version     string
+	now         func() time.Time
+	handler     http.Handler
 	// cfSigner signs CloudFront URLs; nil unless DeliveryCloudFront.
 	cfSigner *sign.URLSigner
 }
@@ -114,7 +117,7 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{store: store, blobs: blobs, logger: logger, cfg: cfg, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
-		keys: signing.NewKeyring(store, freight.KeyGrants, cfg.Now)}
+		keys: signing.NewKeyring(store, freight.KeyGrants, cfg.Now), licenseKeys: signing.NewKeyring(store, freight.KeyLicenses, cfg.Now)}
 	if cfg.DeliveryMode == DeliveryCloudFront && cfg.CloudFront.Signer != nil {
 		s.cfSigner = sign.NewURLSigner(cfg.CloudFront.KeyID, cfg.CloudFront.Signer)
 	}

@@ -31,12 +31,29 @@ func envName(flagName string) string {
 // file. known holds the environment variable names of every command, so
 // that a variable meant for another command (FREIGHT_TOKEN set for the
 // client while running serve) is not an error, but a typo is.
-func loadConfig(fs *flag.FlagSet, args []string, environ []string, known map[string]bool) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+//
+// A command that takes positional arguments (positional) may have them
+// between its flags; they are left in fs.Args.
+func loadConfig(fs *flag.FlagSet, args []string, environ []string, known map[string]bool, positional bool) error {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if !positional {
+			return fmt.Errorf("unexpected argument %q (this command takes only flags; see -h)", fs.Arg(0))
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags go before nothing else; see -h)", fs.Arg(0))
+	if positional {
+		// Put the positional arguments back where fs.Args finds them.
+		if err := fs.Parse(append([]string{"--"}, rest...)); err != nil {
+			return err
+		}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -37,7 +37,7 @@ func TestConfigPrecedence(t *testing.T) {
 	file := writeFile(t, "addr = \"file:1\"\nshutdown-timeout = \"7s\"\nlog-format = \"json\"\nmax-body = 2048\n")
 	fs, c := testFlags()
 	env := []string{"FREIGHT_ADDR=env:1", "FREIGHT_SHUTDOWN_TIMEOUT=9s", "FREIGHT_CONFIG=" + file, "PATH=/bin"}
-	if err := loadConfig(fs, []string{"--addr", "flag:1"}, env, nil); err != nil {
+	if err := loadConfig(fs, []string{"--addr", "flag:1"}, env, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := c.addr, "flag:1"; got != want {
@@ -84,7 +84,7 @@ func TestConfigErrors(t *testing.T) {
 			if tc.file != "" {
 				args = append([]string{"--config", writeFile(t, tc.file)}, args...)
 			}
-			err := loadConfig(fs, args, tc.env, known)
+			err := loadConfig(fs, args, tc.env, known, false)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("err = %v, want one naming %s", err, tc.wantErr)
 			}
@@ -92,14 +92,14 @@ func TestConfigErrors(t *testing.T) {
 	}
 	t.Run("MissingFile", func(t *testing.T) {
 		fs, _ := testFlags()
-		if err := loadConfig(fs, []string{"--config", "/nonexistent/freight.toml"}, nil, known); err == nil {
+		if err := loadConfig(fs, []string{"--config", "/nonexistent/freight.toml"}, nil, known, false); err == nil {
 			t.Error("err = nil for a missing config file")
 		}
 	})
 	t.Run("OtherCommandsEnvAndTestVarsAccepted", func(t *testing.T) {
 		fs, _ := testFlags()
 		env := []string{"FREIGHT_TOKEN=x", "FREIGHT_TEST_POSTGRES=postgres://", "HOME=/root"}
-		if err := loadConfig(fs, nil, env, known); err != nil {
+		if err := loadConfig(fs, nil, env, known, false); err != nil {
 			t.Errorf("err = %v, want nil", err)
 		}
 	})

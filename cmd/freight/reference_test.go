@@ -26,7 +26,7 @@ func configReference() string {
 		if n == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n`freight %s`: %s.\n\n", c.name, c.summary)
+		fmt.Fprintf(&b, "\n`freight %s`: %s.\n\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 		b.WriteString("| flag / file key | environment | default | meaning |\n|---|---|---|---|\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			def := f.DefValue

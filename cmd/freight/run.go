@@ -24,7 +24,8 @@ var errUsage = errors.New("usage")
 
 // command is one subcommand of freight.
 type command struct {
-	name    string
+	name    string // one or two words: "serve", "license verify"
+	args    string // the positional arguments it takes, for usage; "" for none
 	summary string
 	// flags declares the command's settings into fs and returns a function
 	// that runs the command once they are parsed.
@@ -33,11 +34,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "run the portal server", serveFlags},
-		{"demo", "run the portal on embedded defaults with seeded demo data", demoFlags},
-		{"migrate", "bring the database schema up to date and exit", migrateFlags},
-		{"create-admin", "create a vendor admin (if needed) and print a new admin API token", createAdminFlags},
-		{"version", "print the version", versionFlags},
+		{"serve", "", "run the portal server", serveFlags},
+		{"demo", "", "run the portal on embedded defaults with seeded demo data", demoFlags},
+		{"migrate", "", "bring the database schema up to date and exit", migrateFlags},
+		{"create-admin", "", "create a vendor admin (if needed) and print a new admin API token", createAdminFlags},
+		{"license verify", "LICENSE_FILE", "verify a license file offline and describe it", licenseVerifyFlags},
+		{"license inspect", "LICENSE_FILE", "show a license file's contents without trusting them", licenseInspectFlags},
+		{"version", "", "print the version", versionFlags},
 	}
 }
 
@@ -53,17 +56,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	known := knownEnv()
 	for _, c := range commands() {
-		if c.name != args[0] {
+		words := len(strings.Fields(c.name))
+		if len(args) < words || strings.Join(args[:words], " ") != c.name {
 			continue
 		}
 		fs := flag.NewFlagSet("freight "+c.name, flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		exec := c.flags(fs)
 		fs.Usage = func() {
-			fmt.Fprintf(fs.Output(), "Usage: freight %s [flags]\n\n%s.\n\nFlags (each also read from FREIGHT_<NAME> and the config file):\n", c.name, capitalize(c.summary))
+			fmt.Fprintf(fs.Output(), "Usage: freight %s [flags] %s\n\n%s.\n\nFlags (each also read from FREIGHT_<NAME> and the config file):\n", c.name, c.args, capitalize(c.summary))
 			fs.PrintDefaults()
 		}
-		if err := loadConfig(fs, args[1:], environ, known); err != nil {
+		if err := loadConfig(fs, args[words:], environ, known, c.args != ""); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
@@ -80,7 +84,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Freight delivers big, customer-specific, protected binaries.")
 	fmt.Fprintln(w, "\nUsage: freight <command> [flags]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun \"freight <command> -h\" for the flags of a command.")
 }
