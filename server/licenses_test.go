@@ -35,7 +35,7 @@ func TestLicenses(t *testing.T) {
 	var l freight.License
 	s.must(http.StatusCreated, "POST", "/api/v1/licenses", s.token, map[string]any{
 		"org_id": s.acme.ID, "product_id": prodID, "seats": 5, "hardware_ids": []string{"DONGLE-0042"},
-		"features": []map[string]any{{"name": "cam.5axis"}, {"name": "post.fanuc", "limit": 3}},
+		"features":   []map[string]any{{"name": "cam.5axis"}, {"name": "post.fanuc", "limit": 3}},
 		"expires_at": expires,
 	}).decode(t, &l)
 	if l.State != freight.LicenseActive || l.KeyID == "" || l.Seats != 5 {
