@@ -23,6 +23,10 @@ type licenseInput struct {
 	NotBefore        *time.Time               `json:"not_before"`
 	ExpiresAt        *time.Time               `json:"expires_at"`
 	MaintenanceUntil *time.Time               `json:"maintenance_until"`
+	// Secret, when set, encrypts the file for a customer who holds it
+	// (licensefile.EncodeSecret form). It is used once and never stored;
+	// an amendment of an encrypted license needs it again.
+	Secret string `json:"secret"`
 }
 
 func licenseFields(l *freight.License) licenseInput {
@@ -66,7 +70,16 @@ func (s *Server) issueLicense(ctx context.Context, tx freight.Store, key *freigh
 	for _, f := range l.Features {
 		lf.Features = append(lf.Features, licensefile.Feature{Name: f.Name, Value: f.Value, Limit: f.Limit})
 	}
-	file, err := licensefile.Sign(lf, key.ID, ed25519.PrivateKey(key.Private))
+	var file []byte
+	if in.Secret != "" {
+		secret, serr := licensefile.ParseSecret(in.Secret)
+		if serr != nil {
+			return nil, freight.FieldError("secret", "must be a customer secret as licensefile.EncodeSecret writes it (43 base64url characters)")
+		}
+		file, err = licensefile.SignEncrypted(lf, key.ID, ed25519.PrivateKey(key.Private), secret)
+	} else {
+		file, err = licensefile.Sign(lf, key.ID, ed25519.PrivateKey(key.Private))
+	}
 	if err != nil {
 		// The file format's rules are the stricter ones; say which field.
 		return nil, freight.Errorf(freight.EINVALID, "the license cannot be issued: %v", err)

@@ -67,6 +67,31 @@ func TestLicenses(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Encrypted", func(t *testing.T) {
+		secret := licensefile.NewSecret()
+		var el freight.License
+		s.must(http.StatusCreated, "POST", "/api/v1/licenses", s.token, map[string]any{
+			"org_id": s.acme.ID, "product_id": prodID, "features": []map[string]any{{"name": "secret.feature"}},
+			"secret": licensefile.EncodeSecret(secret),
+		}).decode(t, &el)
+		file := s.must(http.StatusOK, "GET", "/api/v1/licenses/"+el.ID+"/file", s.acmeTok, nil).body
+		if strings.Contains(string(file), "secret.feature") {
+			t.Error("the encrypted file shows its contents")
+		}
+		if _, err := licensefile.Verify(file, s.licenseKeys()); err == nil {
+			t.Error("an encrypted file verified without its secret")
+		}
+		lf, err := licensefile.VerifyEncrypted(file, s.licenseKeys(), secret)
+		if err != nil || !lf.HasFeature("secret.feature") {
+			t.Errorf("VerifyEncrypted with the secret: %v", err)
+		}
+		if _, err := licensefile.VerifyEncrypted(file, s.licenseKeys(), licensefile.NewSecret()); err == nil {
+			t.Error("another secret opened the file")
+		}
+		wantError(t, s.do("POST", "/api/v1/licenses", s.token, map[string]any{"org_id": s.acme.ID, "product_id": prodID, "secret": "short"}),
+			http.StatusBadRequest, freight.EINVALID, "secret")
+		s.must(http.StatusOK, "POST", "/api/v1/licenses/"+el.ID+"/revoke", s.token, nil)
+	})
 	t.Run("Tenancy", func(t *testing.T) {
 		wantError(t, s.do("GET", "/api/v1/licenses/"+l.ID+"/file", s.globexTok, nil), http.StatusNotFound, freight.ENOTFOUND, "")
 		wantError(t, s.do("GET", "/api/v1/licenses/"+l.ID, s.globexTok, nil), http.StatusNotFound, freight.ENOTFOUND, "")
@@ -76,9 +101,9 @@ func TestLicenses(t *testing.T) {
 			t.Errorf("globex lists %d licenses, want none", len(list.Items))
 		}
 		wantError(t, s.do("GET", "/api/v1/licenses?org_id="+s.acme.ID, s.globexTok, nil), http.StatusForbidden, freight.EFORBIDDEN, "")
-		s.must(http.StatusOK, "GET", "/api/v1/licenses", s.acmeTok, nil).decode(t, &list)
+		s.must(http.StatusOK, "GET", "/api/v1/licenses?state=active", s.acmeTok, nil).decode(t, &list)
 		if len(list.Items) != 1 {
-			t.Errorf("acme lists %d licenses, want 1", len(list.Items))
+			t.Errorf("acme lists %d active licenses, want 1", len(list.Items))
 		}
 		wantError(t, s.do("POST", "/api/v1/licenses", s.acmeAdminTok, map[string]any{"org_id": s.acme.ID, "product_id": prodID}), http.StatusForbidden, freight.EFORBIDDEN, "")
 	})
@@ -120,7 +145,7 @@ func TestLicenses(t *testing.T) {
 			}
 		}
 		s.must(http.StatusOK, "GET", "/api/v1/license-revocations", "", nil).decode(t, &rl)
-		if len(rl.Revoked) != 1 || rl.Revoked[0].ID != l.ID {
+		if len(rl.Revoked) != 2 || rl.Revoked[0].ID != l.ID && rl.Revoked[1].ID != l.ID {
 			t.Errorf("revocation list = %+v, want %s", rl.Revoked, l.ID)
 		}
 	})
@@ -131,7 +156,7 @@ func TestLicenses(t *testing.T) {
 		for _, e := range log.Items {
 			got[e.Action]++
 		}
-		if got["license.issue"] != 1 || got["license.amend"] != 1 || got["license.revoke"] != 1 || got["license.download"] < 1 {
+		if got["license.issue"] != 2 || got["license.amend"] != 1 || got["license.revoke"] != 2 || got["license.download"] < 1 {
 			t.Errorf("license audit events %v", got)
 		}
 	})
