@@ -161,3 +161,48 @@ func TestLicenses(t *testing.T) {
 		}
 	})
 }
+
+// TestLicenseKeyRotation checks that files signed before a rotation keep
+// verifying with the published keys until their key is retired.
+func TestLicenseKeyRotation(t *testing.T) {
+	s := newShop(t)
+	prodID := mustProductID(t, s.env)
+	issue := func() []byte {
+		var l freight.License
+		s.must(http.StatusCreated, "POST", "/api/v1/licenses", s.token, map[string]any{"org_id": s.acme.ID, "product_id": prodID}).decode(t, &l)
+		return s.must(http.StatusOK, "GET", "/api/v1/licenses/"+l.ID+"/file", s.token, nil).body
+	}
+	s.grant(s.acmeTok) // creates the first grant key
+	before := issue()
+	oldKeys := s.licenseKeys()
+	var k freight.SigningKey
+	s.must(http.StatusOK, "POST", "/api/v1/keys/rotate?purpose=licenses", s.token, nil).decode(t, &k)
+	after := issue()
+	keys := s.licenseKeys()
+	if len(keys) != 2 {
+		t.Fatalf("%d published license keys after rotation, want 2", len(keys))
+	}
+	for name, f := range map[string][]byte{"before": before, "after": after} {
+		if _, err := licensefile.Verify(f, keys); err != nil {
+			t.Errorf("the file issued %s the rotation does not verify: %v", name, err)
+		}
+	}
+	if _, err := licensefile.Verify(after, oldKeys); err == nil {
+		t.Error("the new file verified with the old keys only")
+	}
+	// Grant keys did not rotate.
+	var gk struct{ Items []freight.SigningKey }
+	s.must(http.StatusOK, "GET", "/api/v1/keys", s.token, nil).decode(t, &gk)
+	if len(gk.Items) != 1 {
+		t.Errorf("%d grant keys, want 1: rotating license keys must not touch them", len(gk.Items))
+	}
+	var old string
+	for kid := range oldKeys {
+		old = kid
+	}
+	s.must(http.StatusOK, "POST", "/api/v1/keys/"+old+"/retire?purpose=licenses", s.token, nil)
+	s.clock.Add(time.Minute)
+	if _, err := licensefile.Verify(before, s.licenseKeys()); err == nil {
+		t.Error("a file signed with a retired key still verifies with the published keys")
+	}
+}
