@@ -275,3 +275,13 @@ func decodeJSON(r io.Reader, v any) error {
 	}
 	return nil
 }
+
+// Uploads lists the upload sessions of an artifact (state "" for all).
+func (c *Client) Uploads(ctx context.Context, artifactID string, state freight.UploadState) ([]Upload, error) {
+	q := url.Values{"artifact_id": {artifactID}}
+	if state != "" {
+		q.Set("state", string(state))
+	}
+	var l List[Upload]
+	return l.Items, c.Do(ctx, "GET", listPath("/api/v1/uploads", q, freight.Page{Limit: freight.MaxPageSize}), nil, &l)
+}

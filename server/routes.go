@@ -55,6 +55,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/artifacts/{artifact}", s.getArtifact)
 	handle("DELETE /api/v1/artifacts/{artifact}", s.deleteArtifact)
 
+	handle("GET /api/v1/uploads", s.listUploads)
 	handle("GET /api/v1/uploads/{upload}", s.getUpload)
 	handle("POST /api/v1/uploads/{upload}/urls", s.partURLs)
 	handle("POST /api/v1/uploads/{upload}/complete", s.completeUpload)

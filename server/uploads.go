@@ -361,3 +361,38 @@ func (s *Server) putPart(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, freight.UploadedPart{Number: n, Size: size})
 	return nil
 }
+
+// listUploads lists the upload sessions of an artifact, so that a client
+// can find the open one and resume it.
+func (s *Server) listUploads(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principal(ctx)
+	if err := need(p, p.CanPublish(), "see uploads"); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	pg, err := page(q)
+	if err != nil {
+		return err
+	}
+	f := freight.UploadFilter{Page: pg, State: freight.UploadState(q.Get("state"))}
+	if f.ArtifactID, err = queryID(q, "artifact_id", freight.PrefixArtifact); err != nil {
+		return err
+	}
+	if f.ArtifactID == "" {
+		return freight.FieldError("artifact_id", "is required")
+	}
+	if f.State != "" && !f.State.Valid() {
+		return freight.FieldError("state", "must be one of open, completing, completed, failed, aborted")
+	}
+	ups, next, err := s.store.Uploads(ctx, f)
+	if err != nil {
+		return err
+	}
+	out := make([]uploadAnswer, 0, len(ups))
+	for _, u := range ups {
+		out = append(out, uploadAnswer{Upload: u, Parts: u.Parts()})
+	}
+	writeList(w, out, next)
+	return nil
+}

@@ -169,6 +169,12 @@ func testUploadFlow(t *testing.T, e *env) {
 	// Out of order, and part 2 twice (a client retry).
 	e.sendAll(u, content, 2, 0, 1, 1)
 
+	var open struct{ Items []freight.Upload }
+	e.must(http.StatusOK, "GET", "/api/v1/uploads?state=open&artifact_id="+c.Artifact.ID, e.token, nil).decode(t, &open)
+	if len(open.Items) != 1 || open.Items[0].ID != c.Upload.ID {
+		t.Errorf("open uploads of the artifact = %+v, want %s", open.Items, c.Upload.ID)
+	}
+	wantError(t, e.do("GET", "/api/v1/uploads", e.token, nil), http.StatusBadRequest, freight.EINVALID, "artifact_id")
 	var got created
 	e.must(http.StatusOK, "GET", "/api/v1/uploads/"+c.Upload.ID, e.token, nil).decode(t, &got.Upload)
 	if len(got.Upload.Received) != 3 {
