@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,6 +20,10 @@ func main() {
 		if err != errUsage {
 			fmt.Fprintln(os.Stderr, "freight:", err)
 		}
-		os.Exit(2)
+		// 2: the command was called wrongly; 1: it ran and failed.
+		if _, ok := errors.AsType[usageError](err); ok || err == errUsage {
+			os.Exit(2)
+		}
+		os.Exit(1)
 	}
 }

@@ -22,6 +22,13 @@ var version = "dev"
 // errUsage reports a usage error whose message was already printed.
 var errUsage = errors.New("usage")
 
+// usageError marks an error in how a command was called (flags,
+// arguments, configuration), which exits with status 2; every other error
+// exits with 1.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
 // command is one subcommand of freight.
 type command struct {
 	name    string // one or two words: "serve", "license verify"
@@ -38,6 +45,8 @@ func commands() []command {
 		{"demo", "", "run the portal on embedded defaults with seeded demo data", demoFlags},
 		{"migrate", "", "bring the database schema up to date and exit", migrateFlags},
 		{"create-admin", "", "create a vendor admin (if needed) and print a new admin API token", createAdminFlags},
+		{"login", "", "check a portal URL and API token and keep them for the client commands", loginFlags},
+		{"publish", "FILE...", "upload files to a release (resumable, parallel) and publish it", publishFlags},
 		{"license verify", "LICENSE_FILE", "verify a license file offline and describe it", licenseVerifyFlags},
 		{"license inspect", "LICENSE_FILE", "show a license file's contents without trusting them", licenseInspectFlags},
 		{"version", "", "print the version", versionFlags},
@@ -71,7 +80,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return fmt.Errorf("%s: %w", c.name, err)
+			return usageError{fmt.Errorf("%s: %w", c.name, err)}
 		}
 		return exec(ctx, stdout, stderr)
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/freight-portal/freight/client"
+)
+
+// clientConfig is what every client command needs: where the portal is
+// and the token to act with. Flags and FREIGHT_SERVER / FREIGHT_TOKEN come
+// first; otherwise the file "freight login" wrote.
+type clientConfig struct {
+	server, token string
+	json          bool
+}
+
+func (c *clientConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.server, "server", "", "the portal's URL (default: from freight login)")
+	fs.StringVar(&c.token, "token", "", "API token (default: from freight login)")
+	fs.BoolVar(&c.json, "json", false, "print JSON for scripts instead of text for people")
+}
+
+// loginFile is where "freight login" keeps the server and token.
+func loginFile() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "freight", "login.json"), nil
+}
+
+type login struct {
+	Server string `json:"server"`
+	Token  string `json:"token"`
+}
+
+// client returns an API client, or an error that says how to configure one.
+func (c *clientConfig) client() (*client.Client, error) {
+	if c.server == "" || c.token == "" {
+		if path, err := loginFile(); err == nil {
+			var l login
+			if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &l) == nil {
+				c.server = cmp(c.server, l.Server)
+				c.token = cmp(c.token, l.Token)
+			}
+		}
+	}
+	if c.server == "" || c.token == "" {
+		return nil, errors.New("no server or token: pass --server and --token, set FREIGHT_SERVER and FREIGHT_TOKEN, or run freight login")
+	}
+	return client.New(c.server, c.token).WithUserAgent("freight/" + version), nil
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// loginFlags declares "freight login", which checks a server and token and
+// keeps them for the other client commands, readable by the user only.
+func loginFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) error {
+	var c clientConfig
+	c.flags(fs)
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		in := os.Stdin
+		if c.server == "" {
+			c.server = prompt(in, stderr, "Portal URL: ")
+		}
+		if c.token == "" {
+			c.token = prompt(in, stderr, "API token: ")
+		}
+		cl, err := c.client()
+		if err != nil {
+			return err
+		}
+		me, err := cl.Me(ctx)
+		if err != nil {
+			return fmt.Errorf("checking the token with %s: %w", c.server, err)
+		}
+		path, err := loginFile()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(login{Server: c.server, Token: c.token}, "", "  ")
+		// Write with 0600 from the start: the token must never be readable
+		// by others, not even for a moment.
+		if err := writeFileAtomic(path, b, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Logged in to %s as %s (%s). Saved in %s.\n", c.server, cmp(me.UserID, me.TokenID), me.Role, path)
+		return nil
+	}
+}
+
+func prompt(in io.Reader, out io.Writer, question string) string {
+	fmt.Fprint(out, question)
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := in.Read(buf)
+		if n == 0 || err != nil || buf[0] == '\n' {
+			break
+		}
+		b.WriteByte(buf[0])
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// writeFileAtomic writes a file by renaming a temporary one into place.
+func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
