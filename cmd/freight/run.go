@@ -49,6 +49,7 @@ func commands() []command {
 		{"publish", "FILE...", "upload files to a release (resumable, parallel) and publish it", publishFlags},
 		{"license verify", "LICENSE_FILE", "verify a license file offline and describe it", licenseVerifyFlags},
 		{"license inspect", "LICENSE_FILE", "show a license file's contents without trusting them", licenseInspectFlags},
+		{"completion", "bash|zsh|fish", "print a shell completion script", completionFlags},
 		{"version", "", "print the version", versionFlags},
 	}
 }
@@ -75,6 +76,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fs.Usage = func() {
 			fmt.Fprintf(fs.Output(), "Usage: freight %s [flags] %s\n\n%s.\n\nFlags (each also read from FREIGHT_<NAME> and the config file):\n", c.name, c.args, capitalize(c.summary))
 			fs.PrintDefaults()
+			if ex := examples[c.name]; ex != "" {
+				fmt.Fprintf(fs.Output(), "\nExamples:\n%s", ex)
+			}
 		}
 		if err := loadConfig(fs, args[words:], environ, known, c.args != ""); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
