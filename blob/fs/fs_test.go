@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	iofs "io/fs"
 	"os"
@@ -470,5 +472,31 @@ func TestPartAfterFinish(t *testing.T) {
 	}
 	if got := blobtest.MustRead(t, s, d2, 0, -1); !bytes.Equal(got, b) {
 		t.Error("content differs")
+	}
+}
+
+// TestPartETag checks that a part's ETag is the CRC32C of its bytes, so a
+// client can check what the store received.
+func TestPartETag(t *testing.T) {
+	ctx := context.Background()
+	s, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("freight"), 1000)
+	id, err := s.CreateUpload(ctx, int64(len(data)), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WritePart(ctx, id, 1, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := s.ListParts(ctx, id)
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("ListParts = %+v, %v", parts, err)
+	}
+	sum := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
+	if got, want := parts[0].ETag, fmt.Sprintf("crc32c:%08x", sum); got != want {
+		t.Errorf("ETag = %q, want %q", got, want)
 	}
 }
