@@ -124,7 +124,6 @@ func downloadFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer)
 	c.cc.flags(fs)
 	c.fetch.flags(fs)
 	fs.StringVar(&c.output, "output", "", "file to save to (default: the file's name on the portal, in --dir)")
-	fs.StringVar(&c.output, "o", "", "short for --output")
 	fs.StringVar(&c.platform, "platform", "", "with PRODUCT@VERSION or PRODUCT@latest: the platform of the file, like windows, linux or macos")
 	fs.StringVar(&c.arch, "arch", "", "with PRODUCT@VERSION or PRODUCT@latest: the architecture of the file, like x86_64 or arm64")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {

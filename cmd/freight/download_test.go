@@ -243,7 +243,7 @@ func TestDownload(t *testing.T) {
 			t.Errorf("downloading a file in place again: %v, printed %q, want the path and fetched 0 bytes", err, out)
 		}
 		other := filepath.Join(dir, "sub", "renamed.dmg")
-		res := d.download(t, "globex", byID.ID, "-o", other)
+		res := d.download(t, "globex", byID.ID, "--output", other)
 		if res.Path != other || res.BytesFetched != byID.Size {
 			t.Errorf("download -o %s = %+v", other, res)
 		}

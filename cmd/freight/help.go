@@ -29,6 +29,14 @@ var examples = map[string]string{
   freight download art_01m7zk34qytv28mf9qnb14z61b --segments 16
   # interrupted? run the same command again: it resumes
 `,
+	"catalog": `  freight catalog
+  freight catalog --product millwright --platform windows --json
+`,
+	"releases": `  freight releases millwright
+`,
+	"upgrade": `  freight upgrade --product millwright --from 1.0.0
+  freight upgrade --product millwright --from 1.0.0 --platform linux --arch x86_64 --download --dir /srv/installers
+`,
 	"license verify": `  curl -o keys.json https://downloads.example.com/.well-known/freight-license-keys.json
   freight license verify --public-key keys.json acme.lic
   freight license verify --public-key keys.json --hardware-id HASP-0042 --at 2027-06-30T00:00:00Z acme.lic
