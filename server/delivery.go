@@ -66,8 +66,11 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 	q := freight.AccessQuery{Principal: p, Entitlements: ents, Product: prod, Release: rel, Artifact: a, Now: s.now()}
 	if d := freight.Decide(q); !d.Allowed {
 		return errArtifactNotFound
-	} else if d.Entitlement != nil {
-		if q.Usage, err = s.store.GrantUsage(ctx, p.OrgID, prod.ID, freight.LimitWindowStart(d.Entitlement.Limits.Period, q.Now)); err != nil {
+	} else if e := d.Entitlement; e != nil && (e.Limits.Downloads > 0 || e.Limits.Bytes > 0) {
+		// Usage is counted only where a limit needs it: the count scans
+		// the organization's grants in the window, which for a limit over
+		// the whole life of an entitlement is all of them.
+		if q.Usage, err = s.store.GrantUsage(ctx, p.OrgID, prod.ID, freight.LimitWindowStart(e.Limits.Period, q.Now)); err != nil {
 			return err
 		}
 	}
