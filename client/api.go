@@ -169,6 +169,11 @@ func (c *Client) PutPart(ctx context.Context, partURL string, r io.Reader, size 
 		return &freight.Error{Code: freight.EINVALID, Message: "bad part URL", Err: err}
 	}
 	req.ContentLength = size
+	if size == 0 {
+		// net/http reads a zero length with a body as "unknown" and sends
+		// it chunked; the part of an empty file is exactly empty.
+		req.Body = http.NoBody
+	}
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
