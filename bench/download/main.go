@@ -1,7 +1,7 @@
 // Command download prepares Freight's download benchmark (bench/download.sh)
 // on a running "freight demo": it publishes a file as an artifact of the
 // demo catalogue and hands out download URLs for it, as a customer gets
-// them. It uses the standard library only.
+// them, through the project's Go client.
 //
 //	download setup  -demo DIR/demo.json -file big.bin     # prints one JSON line
 //	download grants -demo DIR/demo.json -artifact art_… -n 64   # one URL a line
@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,9 +29,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/client"
 )
 
 // demoInfo is what this program reads of demo.json.
@@ -45,12 +46,6 @@ type demoInfo struct {
 		Org   string `json:"org"`
 		Token string `json:"token"`
 	} `json:"customers"`
-}
-
-type client struct {
-	base  string
-	token string
-	http  *http.Client
 }
 
 func main() {
@@ -102,14 +97,11 @@ func main() {
 		}
 		c := newClient(pick(*server, info.URL), token, 1)
 		for range *n {
-			var ans struct {
-				URL  string `json:"url"`
-				Size int64  `json:"size"`
-			}
-			if err := c.call("POST", "/api/v1/artifacts/"+*artifact+"/download", nil, &ans); err != nil {
+			g, err := c.Download(context.Background(), *artifact)
+			if err != nil {
 				fail(err.Error())
 			}
-			fmt.Println(ans.URL)
+			fmt.Println(g.URL)
 		}
 	default:
 		usage()
@@ -148,17 +140,13 @@ func readDemo(path string) *demoInfo {
 	return &info
 }
 
-func newClient(base, token string, parallel int) *client {
-	return &client{
-		base:  strings.TrimRight(base, "/"),
-		token: token,
-		http: &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // the portal is local; never a proxy
-			MaxIdleConnsPerHost: parallel + 2,
-			DisableCompression:  true,
-			WriteBufferSize:     256 << 10,
-		}},
-	}
+func newClient(base, token string, parallel int) *client.Client {
+	return client.New(base, token).WithHTTPClient(&http.Client{Transport: &http.Transport{
+		Proxy:               nil, // the portal is local; never a proxy
+		MaxIdleConnsPerHost: parallel + 2,
+		DisableCompression:  true,
+		WriteBufferSize:     256 << 10,
+	}})
 }
 
 // published is the JSON line setup prints.
@@ -170,7 +158,7 @@ type published struct {
 	SHA256     string `json:"sha256"`
 }
 
-func setup(c *client, path, product, version, name string, parallel int) (*published, error) {
+func setup(c *client.Client, path, product, version, name string, parallel int) (*published, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -187,30 +175,13 @@ func setup(c *client, path, product, version, name string, parallel int) (*publi
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
 
-	var rel struct {
-		ID string `json:"id"`
-	}
-	if err := c.call("POST", "/api/v1/products/"+product+"/releases", map[string]any{"version": version}, &rel); err != nil {
+	ctx := context.Background()
+	rel, err := c.CreateRelease(ctx, product, version, "", "")
+	if err != nil {
 		return nil, err
 	}
-	type part struct {
-		Number int    `json:"number"`
-		Size   int64  `json:"size"`
-		URL    string `json:"url"`
-	}
-	var created struct {
-		Artifact struct {
-			ID string `json:"id"`
-		} `json:"artifact"`
-		Upload struct {
-			ID       string `json:"id"`
-			PartSize int64  `json:"part_size"`
-			Parts    int    `json:"parts"`
-		} `json:"upload"`
-		URLs []part `json:"urls"`
-	}
-	art := map[string]any{"filename": filepath.Base(name), "platform": "linux", "arch": "x86_64", "size": size, "sha256": digest}
-	if err := c.call("POST", "/api/v1/releases/"+rel.ID+"/artifacts", art, &created); err != nil {
+	created, err := c.CreateArtifact(ctx, rel.ID, client.NewArtifact{Filename: filepath.Base(name), Platform: "linux", Arch: "x86_64", Size: size, SHA256: digest})
+	if err != nil {
 		return nil, err
 	}
 	up := created.Upload
@@ -223,10 +194,8 @@ func setup(c *client, path, product, version, name string, parallel int) (*publi
 		for n := len(parts) + 1; n <= up.Parts && len(nums) < 1000; n++ {
 			nums = append(nums, n)
 		}
-		var more struct {
-			URLs []part `json:"urls"`
-		}
-		if err := c.call("POST", "/api/v1/uploads/"+up.ID+"/urls", map[string]any{"parts": nums}, &more); err != nil {
+		more, err := c.PartURLs(ctx, up.ID, nums)
+		if err != nil {
 			return nil, err
 		}
 		if len(more.URLs) == 0 {
@@ -235,7 +204,7 @@ func setup(c *client, path, product, version, name string, parallel int) (*publi
 		parts = append(parts, more.URLs...)
 	}
 
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -248,7 +217,7 @@ func setup(c *client, path, product, version, name string, parallel int) (*publi
 				}
 				p := parts[i]
 				off := int64(p.Number-1) * up.PartSize
-				if err := c.put(ctx, p.URL, io.NewSectionReader(f, off, p.Size), p.Size); err != nil {
+				if err := c.PutPart(ctx, p.URL, io.NewSectionReader(f, off, p.Size), p.Size); err != nil {
 					cancel(fmt.Errorf("part %d: %w", p.Number, err))
 					return
 				}
@@ -259,81 +228,15 @@ func setup(c *client, path, product, version, name string, parallel int) (*publi
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
-	var a struct {
-		ID     string `json:"id"`
-		Size   int64  `json:"size"`
-		SHA256 string `json:"sha256"`
-		State  string `json:"state"`
-	}
-	if err := c.call("POST", "/api/v1/uploads/"+up.ID+"/complete", nil, &a); err != nil {
+	a, err := c.CompleteUpload(ctx, up.ID)
+	if err != nil {
 		return nil, err
 	}
-	if a.State != "available" || a.Size != size || a.SHA256 != digest {
+	if a.State != freight.ArtifactAvailable || a.Size != size || a.SHA256 != digest {
 		return nil, fmt.Errorf("after completion the artifact is %+v; want available, %d bytes, sha256 %s", a, size, digest)
 	}
-	if err := c.call("POST", "/api/v1/releases/"+rel.ID+"/publish", nil, nil); err != nil {
+	if _, err := c.PublishRelease(ctx, rel.ID); err != nil {
 		return nil, err
 	}
 	return &published{ReleaseID: rel.ID, ArtifactID: created.Artifact.ID, Filename: filepath.Base(name), Size: size, SHA256: digest}, nil
-}
-
-// call sends a JSON API request with the token and decodes a 2xx answer
-// into out (if not nil); any other status is an error quoting the body.
-func (c *client) call(method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decoding %q: %w", method, path, b, err)
-		}
-	}
-	return nil
-}
-
-// put sends one part: no token (the URL is the credential), exact length.
-func (c *client) put(ctx context.Context, rawURL string, body io.Reader, size int64) error {
-	req, err := http.NewRequestWithContext(ctx, "PUT", rawURL, body)
-	if err != nil {
-		return err
-	}
-	req.ContentLength = size
-	if size == 0 {
-		req.Body = http.NoBody
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("PUT part: %w", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("PUT part: %s: %s", resp.Status, bytes.TrimSpace(b))
-	}
-	return nil
 }

@@ -27,7 +27,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,16 +35,13 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/client"
 )
 
 // maxURLsPerCall is the server's limit on part numbers per urls request.
 const maxURLsPerCall = 1000
-
-type client struct {
-	base  string
-	token string
-	http  *http.Client
-}
 
 // result is the JSON line the program prints.
 type result struct {
@@ -88,17 +84,13 @@ func main() {
 	if *product == "" {
 		*product = fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	}
-	c := &client{
-		base:  strings.TrimRight(*server, "/"),
-		token: *token,
-		http: &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // the portal is local; never a proxy
-			MaxIdleConnsPerHost: *parallel + 2,
-			DisableCompression:  true,
-			WriteBufferSize:     256 << 10,
-			ReadBufferSize:      64 << 10,
-		}},
-	}
+	c := client.New(*server, *token).WithHTTPClient(&http.Client{Transport: &http.Transport{
+		Proxy:               nil, // the portal is local; never a proxy
+		MaxIdleConnsPerHost: *parallel + 2,
+		DisableCompression:  true,
+		WriteBufferSize:     256 << 10,
+		ReadBufferSize:      64 << 10,
+	}})
 	res, err := run(c, *file, *product, *parallel, *verify, *serverPID)
 	if err != nil {
 		fail(err.Error())
@@ -163,7 +155,7 @@ func fail(msg string) {
 	os.Exit(1)
 }
 
-func run(c *client, path, product string, parallel int, verify bool, serverPID int) (*result, error) {
+func run(c *client.Client, path, product string, parallel int, verify bool, serverPID int) (*result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -186,40 +178,18 @@ func run(c *client, path, product string, parallel int, verify bool, serverPID i
 	}
 
 	// Setup, not timed.
-	if err := c.call("POST", "/api/v1/products", map[string]any{"slug": product, "name": "Upload benchmark " + product}, nil); err != nil {
+	ctx := context.Background()
+	if _, err := c.CreateProduct(ctx, product, "Upload benchmark "+product, ""); err != nil {
 		return nil, err
 	}
-	var rel struct {
-		ID string `json:"id"`
-	}
-	if err := c.call("POST", "/api/v1/products/"+product+"/releases", map[string]any{"version": "1.0.0"}, &rel); err != nil {
+	rel, err := c.CreateRelease(ctx, product, "1.0.0", "", "")
+	if err != nil {
 		return nil, err
 	}
 
 	start, selfStart, srvStart := time.Now(), selfCPU(), procCPU(serverPID)
-	art := map[string]any{"filename": filepath.Base(path), "platform": "linux", "arch": "x86_64", "size": size}
-	if declared != "" {
-		art["sha256"] = declared
-	}
-	// Newer servers put the first part URLs in the creation answer; the
-	// rest (or all, from an older server) are asked for in batches.
-	type part struct {
-		Number int    `json:"number"`
-		Size   int64  `json:"size"`
-		URL    string `json:"url"`
-	}
-	var created struct {
-		Artifact struct {
-			ID string `json:"id"`
-		} `json:"artifact"`
-		Upload struct {
-			ID       string `json:"id"`
-			PartSize int64  `json:"part_size"`
-			Parts    int    `json:"parts"`
-		} `json:"upload"`
-		URLs []part `json:"urls"`
-	}
-	if err := c.call("POST", "/api/v1/releases/"+rel.ID+"/artifacts", art, &created); err != nil {
+	created, err := c.CreateArtifact(ctx, rel.ID, client.NewArtifact{Filename: filepath.Base(path), Platform: "linux", Arch: "x86_64", Size: size, SHA256: declared})
+	if err != nil {
 		return nil, err
 	}
 	up := created.Upload
@@ -228,7 +198,9 @@ func run(c *client, path, product string, parallel int, verify bool, serverPID i
 	}
 	res.Parts, res.PartSize, res.ArtifactID, res.UploadID = up.Parts, up.PartSize, created.Artifact.ID, up.ID
 
-	byNumber := make(map[int]part, up.Parts)
+	// The creation answer carries the first part URLs; the rest are asked
+	// for in batches.
+	byNumber := make(map[int]client.PartURL, up.Parts)
 	for _, p := range created.URLs {
 		byNumber[p.Number] = p
 	}
@@ -241,17 +213,15 @@ func run(c *client, path, product string, parallel int, verify bool, serverPID i
 	for len(missing) > 0 {
 		nums := missing[:min(len(missing), maxURLsPerCall)]
 		missing = missing[len(nums):]
-		var ans struct {
-			URLs []part `json:"urls"`
-		}
-		if err := c.call("POST", "/api/v1/uploads/"+up.ID+"/urls", map[string]any{"parts": nums}, &ans); err != nil {
+		ans, err := c.PartURLs(ctx, up.ID, nums)
+		if err != nil {
 			return nil, err
 		}
 		for _, p := range ans.URLs {
 			byNumber[p.Number] = p
 		}
 	}
-	parts := make([]part, 0, up.Parts)
+	parts := make([]client.PartURL, 0, up.Parts)
 	for n := 1; n <= up.Parts; n++ {
 		p, ok := byNumber[n]
 		if !ok || p.URL == "" {
@@ -267,7 +237,7 @@ func run(c *client, path, product string, parallel int, verify bool, serverPID i
 	}
 
 	// The parts, parallel workers, in order of number.
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -280,7 +250,7 @@ func run(c *client, path, product string, parallel int, verify bool, serverPID i
 				}
 				p := parts[i]
 				off := int64(p.Number-1) * up.PartSize
-				if err := c.put(ctx, p.URL, io.NewSectionReader(f, off, p.Size), p.Size); err != nil {
+				if err := c.PutPart(ctx, p.URL, io.NewSectionReader(f, off, p.Size), p.Size); err != nil {
 					cancel(fmt.Errorf("part %d: %w", p.Number, err))
 					return
 				}
@@ -293,17 +263,12 @@ func run(c *client, path, product string, parallel int, verify bool, serverPID i
 	}
 	partsDone, srvParts := time.Now(), procCPU(serverPID)
 
-	var a struct {
-		ID     string `json:"id"`
-		Size   int64  `json:"size"`
-		SHA256 string `json:"sha256"`
-		State  string `json:"state"`
-	}
-	if err := c.call("POST", "/api/v1/uploads/"+up.ID+"/complete", nil, &a); err != nil {
+	a, err := c.CompleteUpload(ctx, up.ID)
+	if err != nil {
 		return nil, err
 	}
 	end, selfEnd, srvEnd := time.Now(), selfCPU(), procCPU(serverPID)
-	if a.State != "available" || a.Size != size || a.SHA256 == "" {
+	if a.State != freight.ArtifactAvailable || a.Size != size || a.SHA256 == "" {
 		return nil, fmt.Errorf("after completion the artifact is %+v; want available, %d bytes, with a digest", a, size)
 	}
 	if declared != "" && a.SHA256 != declared {
@@ -324,75 +289,4 @@ func run(c *client, path, product string, parallel int, verify bool, serverPID i
 	res.MBps = float64(size) / 1e6 / res.TotalSeconds
 	res.PartMBps = float64(size) / 1e6 / res.PartSeconds
 	return res, nil
-}
-
-// call sends a JSON API request with the token and decodes a 2xx answer
-// into out (if not nil); any other status is an error quoting the body.
-func (c *client) call(method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decoding %q: %w", method, path, b, err)
-		}
-	}
-	return nil
-}
-
-// put sends one part: no token (the URL is the credential), exact length.
-func (c *client) put(ctx context.Context, rawURL string, body io.Reader, size int64) error {
-	req, err := http.NewRequestWithContext(ctx, "PUT", rawURL, body)
-	if err != nil {
-		return err
-	}
-	req.ContentLength = size
-	if size == 0 {
-		req.Body = http.NoBody
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("PUT %s: %w", redact(rawURL), err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("PUT %s: %s: %s", redact(rawURL), resp.Status, bytes.TrimSpace(b))
-	}
-	return nil
-}
-
-// redact drops the query, which holds the part URL's signature.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable part URL)"
-	}
-	u.RawQuery = ""
-	return u.String()
 }
