@@ -52,6 +52,12 @@ func (t *Token) Active(now time.Time) bool {
 	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
 }
 
+// TokenTouchInterval is how stale a token's recorded last use may get: a
+// busy CI token authenticates many times a second, and the last-used time
+// is for people deciding which tokens are dead, so a use is recorded at
+// most this often.
+const TokenTouchInterval = time.Minute
+
 // tokenPrefix marks Freight secrets so that secret scanners and people
 // recognise a leaked one.
 const tokenPrefix = "frt_"

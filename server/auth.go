@@ -73,8 +73,12 @@ func (s *Server) authenticate(r *http.Request) (freight.Principal, error) {
 		}
 		p.Role = role
 	}
-	if err := s.store.TouchToken(ctx, tok.ID, now); err != nil {
-		s.logger.WarnContext(ctx, "recording token use", "token_id", tok.ID, "err", err)
+	// The token in hand says when its use was last recorded: skip the
+	// store's write (on SQLite, a turn at the write lock) when it is recent.
+	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) >= freight.TokenTouchInterval {
+		if err := s.store.TouchToken(ctx, tok.ID, now); err != nil {
+			s.logger.WarnContext(ctx, "recording token use", "token_id", tok.ID, "err", err)
+		}
 	}
 	return p, nil
 }

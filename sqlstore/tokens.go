@@ -24,9 +24,8 @@ func scanToken(r scanner) (*freight.Token, error) {
 var errTokenNotFound = &errs{notFound: "token not found"}
 
 // touchInterval is how recent a recorded use must be for TouchToken to skip
-// the write: a busy CI token authenticates many times a second, and the
-// last-used time is for humans deciding which tokens are dead.
-const touchInterval = time.Minute
+// the write.
+const touchInterval = freight.TokenTouchInterval
 
 // CreateToken stores t, giving it an id if it has none (tokens made with
 // freight.NewTokenSecret have one), and sets its created time.
