@@ -22,6 +22,8 @@ const (
 	PrefixGrant        = "grt"
 	PrefixDownload     = "dl"
 	PrefixLicense      = "lic"
+	PrefixSession      = "ses"
+	PrefixTicket       = "tkt"
 )
 
 // crockford is Crockford's base32 alphabet in lower case: no i, l, o or u,

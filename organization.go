@@ -1,6 +1,7 @@
 package freight
 
 import (
+	"encoding/json"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -12,11 +13,14 @@ import (
 // Organization is a customer of the vendor. Its users download what its
 // entitlements allow.
 type Organization struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"` // unique, used in URLs and by humans
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID   string `json:"id"`
+	Slug string `json:"slug"` // unique, used in URLs and by humans
+	Name string `json:"name"`
+	// RequireMFA makes a second factor mandatory for the organization's
+	// users.
+	RequireMFA bool      `json:"require_mfa"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Validate checks the fields a caller sets.
@@ -30,17 +34,31 @@ func (o *Organization) Validate() error {
 // User is a person who signs in: vendor staff (with a vendor role) or a
 // customer's employee (with memberships in one or more organizations).
 type User struct {
-	ID         string    `json:"id"`
-	Email      string    `json:"email"` // unique, stored lower case
-	Name       string    `json:"name"`
-	VendorRole Role      `json:"vendor_role,omitempty"` // empty for customer users
-	Disabled   bool      `json:"disabled"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         string `json:"id"`
+	Email      string `json:"email"` // unique, stored lower case
+	Name       string `json:"name"`
+	VendorRole Role   `json:"vendor_role,omitempty"` // empty for customer users
+	Disabled   bool   `json:"disabled"`
+	// EmailVerified is set when the user proved the address: by accepting
+	// an invitation or following a verification link.
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 
 	// PasswordHash is the encoded password hash, empty when no password is
-	// set. It never leaves the server.
-	PasswordHash string `json:"-"`
+	// set. It never leaves the server, nor does Security.
+	PasswordHash string       `json:"-"`
+	Security     UserSecurity `json:"-"`
+}
+
+// MarshalJSON adds whether the user has a second factor, without the
+// factor itself.
+func (u User) MarshalJSON() ([]byte, error) {
+	type plain User
+	return json.Marshal(struct {
+		plain
+		MFAEnabled bool `json:"mfa_enabled"`
+	}{plain(u), u.Security.MFAEnabled()})
 }
 
 // Validate normalises the email address and checks the fields a caller sets.

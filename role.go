@@ -1,5 +1,7 @@
 package freight
 
+import "slices"
+
 // Role is what a principal may do. Vendor roles apply to the whole portal;
 // organization roles apply inside one customer organization.
 type Role string
@@ -31,10 +33,18 @@ func (r Role) Valid() bool { return r.IsVendor() || r.IsOrg() }
 // Principal is the authenticated caller of a request: who acts, with which
 // role, and in which organization for organization roles.
 type Principal struct {
-	UserID  string // empty for a token not bound to a user
-	TokenID string // the API token used, if any
-	Role    Role
-	OrgID   string // set only for organization roles
+	UserID    string // empty for a token not bound to a user
+	TokenID   string // the API token used, if any
+	SessionID string // the browser session used, if any
+	Role      Role
+	OrgID     string // set only for organization roles
+	// Products narrows a publisher to these product ids; empty means all.
+	Products []string
+}
+
+// MayPublishTo reports whether p may manage the releases of a product.
+func (p Principal) MayPublishTo(productID string) bool {
+	return p.CanPublish() && (len(p.Products) == 0 || slices.Contains(p.Products, productID))
 }
 
 // Actor returns the identifier recorded in audit events for p.

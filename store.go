@@ -45,7 +45,9 @@ type Store interface {
 	UpdateOrganization(ctx context.Context, id string, fn func(*Organization) error) (*Organization, error)
 	DeleteOrganization(ctx context.Context, id string) error
 
-	// Users. Deleting a user deletes its memberships and tokens.
+	// Users. Deleting a user deletes its memberships, tokens, sessions,
+	// tickets, recovery codes and identities. UpdateUser writes Security
+	// too: sign-in counters go through it, serialised by its row lock.
 	CreateUser(ctx context.Context, u *User) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
@@ -105,6 +107,46 @@ type Store interface {
 	Tokens(ctx context.Context, f TokenFilter) ([]*Token, string, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) (*Token, error)
 	TouchToken(ctx context.Context, id string, at time.Time) error
+
+	// Sessions. DeleteSessions deletes every session of a user but the
+	// one named by except ("" for none) and returns how many it deleted;
+	// PruneSessions deletes the sessions that expired before the given
+	// time. TouchSession records a use (best effort, like TouchToken).
+	CreateSession(ctx context.Context, s *Session) error
+	Session(ctx context.Context, id string) (*Session, error)
+	Sessions(ctx context.Context, userID string) ([]*Session, error)
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	DeleteSessions(ctx context.Context, userID, except string) (int, error)
+	PruneSessions(ctx context.Context, before time.Time) (int, error)
+
+	// Tickets: single-use links. UseTicket marks the ticket used at the
+	// given time and returns it, atomically across replicas: ECONFLICT if
+	// it was used already (the first use wins). Expiry is the caller's
+	// to check. ExpireTickets marks every unused ticket of the kind for
+	// the user used, so that a new reset link voids the older ones.
+	CreateTicket(ctx context.Context, t *Ticket) error
+	Ticket(ctx context.Context, id string) (*Ticket, error)
+	UseTicket(ctx context.Context, id string, at time.Time) (*Ticket, error)
+	ExpireTickets(ctx context.Context, userID string, kind TicketKind, at time.Time) error
+
+	// Recovery codes, stored as hashes. SetRecoveryCodes replaces all of
+	// a user's codes. UseRecoveryCode marks the unused code with the hash
+	// used, atomically; ENOTFOUND when there is no such unused code.
+	SetRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) error
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+
+	// Identities at external OpenID providers. CreateIdentity fails with
+	// ECONFLICT if the issuer and subject are linked already; deleting a
+	// user deletes its identities.
+	CreateIdentity(ctx context.Context, i *Identity) error
+	Identity(ctx context.Context, issuer, subject string) (*Identity, error)
+	Identities(ctx context.Context, userID string) ([]*Identity, error)
+
+	// Settings: one row, created with zero values by the migration.
+	Settings(ctx context.Context) (*Settings, error)
+	UpdateSettings(ctx context.Context, fn func(*Settings) error) (*Settings, error)
 
 	// Uploads. ENOTFOUND on create if the artifact does not exist; deleting
 	// an artifact deletes its uploads (abort their staging areas first).
