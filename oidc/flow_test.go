@@ -1,10 +1,14 @@
 package oidc_test
 
 import (
+	"bytes"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -117,5 +121,312 @@ func TestFlow(t *testing.T) {
 				t.Error("the flow cookie shows its secrets in clear")
 			}
 		})
+	}
+}
+
+// withQuery returns u with the query changed by edit.
+func withQuery(u *url.URL, edit func(url.Values)) *url.URL {
+	c := *u
+	q := c.Query()
+	edit(q)
+	c.RawQuery = q.Encode()
+	return &c
+}
+
+func TestTamperedState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(url.Values)
+		msg  string
+	}{
+		{"changed", func(q url.Values) { q.Set("state", q.Get("state")[1:]+"A") }, "state does not match"},
+		{"removed", func(q url.Values) { q.Del("state") }, "state does not match"},
+		{"repeated", func(q url.Values) { q.Add("state", q.Get("state")) }, "malformed"},
+		{"another code", func(q url.Values) { q.Add("code", "forged") }, "malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, true)
+			p := fx.provider()
+			b := fx.browser()
+			cb := b.login(b.start("test", "/"), "alice", "ecila")
+			code, _ := codeOf(cb)
+
+			wantRefused(t, b.callback(withQuery(cb, tc.edit)), tc.msg, code)
+			if forms, _ := fx.rec.tokenRequests(); len(forms) != 0 {
+				t.Errorf("the code was sent to the token endpoint %d times, want 0", len(forms))
+			}
+			// The cookie served its one callback: the genuine URL fails now.
+			if b.flowCookie(p) != nil {
+				t.Error("flow cookie kept after a refused callback")
+			}
+			wantRefused(t, b.callback(cb), "started in another browser", code)
+		})
+	}
+}
+
+func TestReplayedCode(t *testing.T) {
+	fx := newFixture(t, true)
+	p := fx.provider()
+	b := fx.browser()
+	cb := b.login(b.start("test", "/"), "alice", "ecila")
+	code, _ := codeOf(cb)
+	cookie := b.flowCookie(p)
+	if res := b.callback(cb); res.Status != http.StatusOK {
+		t.Fatalf("first callback: %d %s", res.Status, res.Raw)
+	}
+
+	t.Run("same browser", func(t *testing.T) {
+		wantRefused(t, b.callback(cb), "started in another browser", code)
+	})
+	t.Run("copied cookie at the same process", func(t *testing.T) {
+		wantRefused(t, b.callbackWith(cb, cookie), "used already", code)
+	})
+	t.Run("copied cookie at another replica", func(t *testing.T) {
+		// Another replica shares the key but not the memory of used
+		// states; the provider refuses to redeem the code a second time.
+		fx.addProvider(fx.config("test", clientID, clientSecret), fx.options())
+		wantRefused(t, b.callbackWith(cb, cookie), "did not accept the authorization code", code)
+		forms, statuses := fx.rec.tokenRequests()
+		if len(forms) != 2 || statuses[0] != http.StatusOK || statuses[1] == http.StatusOK {
+			t.Errorf("token endpoint statuses %v, want a success and then a refusal", statuses)
+		}
+		if forms[1].Get("code") != code {
+			t.Error("the second token request did not carry the replayed code")
+		}
+	})
+}
+
+func TestWrongNonce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(url.Values)
+	}{
+		// What a provider returning a token for another flow looks like:
+		// the OP signs whatever nonce the authorization request carried.
+		{"other nonce", func(q url.Values) { q.Set("nonce", "nonce-of-another-sign-in-0123456789") }},
+		{"no nonce", func(q url.Values) { q.Del("nonce") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, true)
+			fx.provider()
+			b := fx.browser()
+			cb := b.login(withQuery(b.start("test", "/"), tc.edit), "alice", "ecila")
+			code, _ := codeOf(cb)
+			wantRefused(t, b.callback(cb), "does not belong to this sign-in", code)
+			// The code was redeemed: the refusal is ours, not the OP's.
+			if _, statuses := fx.rec.tokenRequests(); !slices.Equal(statuses, []int{http.StatusOK}) {
+				t.Errorf("token endpoint statuses %v, want one success", statuses)
+			}
+		})
+	}
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.offset) }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+func TestCookieRefused(t *testing.T) {
+	t.Run("missing", func(t *testing.T) {
+		fx := newFixture(t, true)
+		fx.provider()
+		cb := fx.browser().login(fx.browser().start("test", "/"), "alice", "ecila")
+		// A browser that never started the flow: a login CSRF attempt.
+		wantRefused(t, fx.browser().callback(cb), "started in another browser")
+	})
+	t.Run("expired", func(t *testing.T) {
+		fx := newFixture(t, true)
+		var clk clock
+		opts := fx.options()
+		opts.Now = clk.Now
+		fx.addProvider(fx.config("test", clientID, clientSecret), opts)
+		b := fx.browser()
+		cb := b.login(b.start("test", "/"), "alice", "ecila")
+		clk.Advance(oidc.FlowTimeout + time.Second)
+		wantRefused(t, b.callback(cb), "has expired")
+	})
+	for _, tc := range []struct {
+		name string
+		edit func(string) string
+	}{
+		{"one character changed", func(v string) string { return v[:10] + flip(v[10]) + v[11:] }},
+		{"truncated", func(v string) string { return v[:len(v)-4] }},
+		{"not base64", func(v string) string { return v[:20] + "*" + v[21:] }},
+		{"empty", func(string) string { return "" }},
+		{"garbage", func(string) string { return strings.Repeat("A", 100) }},
+	} {
+		t.Run("garbled: "+tc.name, func(t *testing.T) {
+			fx := newFixture(t, true)
+			p := fx.provider()
+			b := fx.browser()
+			cb := b.login(b.start("test", "/"), "alice", "ecila")
+			c := b.flowCookie(p)
+			c.Value = tc.edit(c.Value)
+			res := b.callbackWith(cb, c)
+			if c.Value == "" {
+				wantRefused(t, res, "started in another browser")
+			} else {
+				wantRefused(t, res, "state is not valid")
+			}
+		})
+	}
+	t.Run("from another flow", func(t *testing.T) {
+		fx := newFixture(t, true)
+		p := fx.provider()
+		victim, attacker := fx.browser(), fx.browser()
+		cb := victim.login(victim.start("test", "/"), "alice", "ecila")
+		attacker.start("test", "/")
+		wantRefused(t, attacker.callbackWith(cb, attacker.flowCookie(p)), "state does not match")
+	})
+	t.Run("from another provider", func(t *testing.T) {
+		fx := newFixture(t, true)
+		p := fx.provider()
+		other := fx.addProvider(fx.config("other", otherClient, "other-secret"), fx.options())
+		b := fx.browser()
+		authURL := b.start("other", "/")
+		c := b.flowCookie(other)
+		// Same key, same state, but sealed for "other": it does not open
+		// under "test" even when renamed.
+		cb := b.login(authURL, "alice", "ecila")
+		cb.Path = oidc.CallbackPath("test")
+		c.Name = p.CookieName()
+		wantRefused(t, b.callbackWith(cb, c), "state is not valid")
+	})
+	t.Run("sealed with another key", func(t *testing.T) {
+		fx := newFixture(t, true)
+		p := fx.provider()
+		b := fx.browser()
+		cb := b.login(b.start("test", "/"), "alice", "ecila")
+		opts := fx.options()
+		opts.Key = bytes.Repeat([]byte{8}, oidc.KeySize)
+		fx.addProvider(fx.config("test", clientID, clientSecret), opts)
+		wantRefused(t, b.callbackWith(cb, b.flowCookie(p)), "state is not valid")
+	})
+}
+
+func flip(b byte) string {
+	if b == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+func TestProviderError(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.provider()
+	for _, tc := range []struct {
+		name, errParam, msg string
+	}{
+		{"access denied", "access_denied", "refused the sign-in (access_denied)"},
+		{"odd code is not echoed", "<b>pwned</b>", "refused the sign-in"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := fx.browser()
+			state := b.start("test", "/").Query().Get("state")
+			cb, _ := url.Parse(fx.redirectURL("test"))
+			cb.RawQuery = url.Values{"error": {tc.errParam}, "error_description": {"<script>x</script>"}, "state": {state}}.Encode()
+			res := b.callback(cb)
+			wantRefused(t, res, tc.msg, "<script>", "<b>")
+		})
+	}
+	t.Run("error with a wrong state", func(t *testing.T) {
+		b := fx.browser()
+		b.start("test", "/")
+		cb, _ := url.Parse(fx.redirectURL("test"))
+		cb.RawQuery = url.Values{"error": {"access_denied"}, "state": {"forged-state-0123456789abcdef"}}.Encode()
+		wantRefused(t, b.callback(cb), "state does not match")
+	})
+}
+
+func TestIssParameter(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.provider()
+	t.Run("another issuer", func(t *testing.T) {
+		b := fx.browser()
+		cb := b.login(b.start("test", "/"), "alice", "ecila")
+		cb = withQuery(cb, func(q url.Values) { q.Set("iss", "https://idp.attacker.example") })
+		wantRefused(t, b.callback(cb), "another identity provider")
+	})
+	t.Run("this issuer", func(t *testing.T) {
+		b := fx.browser()
+		cb := b.login(b.start("test", "/"), "alice", "ecila")
+		cb = withQuery(cb, func(q url.Values) { q.Set("iss", fx.issuer) })
+		if res := b.callback(cb); res.Status != http.StatusOK {
+			t.Fatalf("callback: %d %s", res.Status, res.Raw)
+		}
+	})
+}
+
+func TestUnverifiedEmail(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.provider()
+	b := fx.browser()
+	res := b.callback(b.login(b.start("test", "/"), "bob", "bob!"))
+	if res.Status != http.StatusOK {
+		t.Fatalf("callback: %d %s", res.Status, res.Raw)
+	}
+	if got, want := res.Identity.Email, "bob@customer.example"; got != want {
+		t.Errorf("Email = %q, want %q", got, want)
+	}
+	if res.Identity.EmailVerified {
+		t.Error("EmailVerified = true, want false")
+	}
+	if len(res.Assigned) != 0 {
+		t.Errorf("an unverified address at the domain got assignments %v", res.Assigned)
+	}
+}
+
+func TestStartRefusesOpenRedirect(t *testing.T) {
+	fx := newFixture(t, true)
+	p := fx.provider()
+	for _, rt := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "evil", "/ok\r\nSet-Cookie: x=y", "javascript:alert(1)"} {
+		t.Run(rt, func(t *testing.T) {
+			b := fx.browser()
+			resp := b.get(fx.rp.URL + "/auth/oidc/test/start?return_to=" + url.QueryEscape(rt))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("status %d, want 400", resp.StatusCode)
+			}
+			if loc := resp.Header.Get("Location"); loc != "" {
+				t.Errorf("redirected to %s", loc)
+			}
+			if b.flowCookie(p) != nil {
+				t.Error("a flow cookie was set")
+			}
+		})
+	}
+	rec := fx.rec
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.authorize) != 0 {
+		t.Errorf("the OP saw %d authorization requests, want 0", len(rec.authorize))
+	}
+}
+
+func TestStartCookie(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.provider()
+	b := fx.browser()
+	resp := b.get(fx.rp.URL + "/auth/oidc/test/start")
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("Start set %d cookies, want 1", len(cookies))
+	}
+	c := cookies[0]
+	if c.Name != "__Host-freight-oidc-test" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode ||
+		c.Path != "/" || c.Domain != "" || c.MaxAge != int(oidc.FlowTimeout/time.Second) {
+		t.Errorf("flow cookie %s, want __Host-freight-oidc-test; Path=/; Max-Age=600; HttpOnly; Secure; SameSite=Lax", c)
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,12 +108,14 @@ func New(ctx context.Context, cfg ProviderConfig, opts Options) (*Provider, erro
 	if len(scopes) == 0 {
 		scopes = DefaultScopes
 	}
+	endpoint := op.Endpoint()
+	endpoint.AuthStyle = authStyle(op, cfg.ClientSecret)
 	p := &Provider{
 		cfg: cfg,
 		oauth: oauth2.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,
-			Endpoint:     op.Endpoint(),
+			Endpoint:     endpoint,
 			RedirectURL:  cfg.RedirectURL,
 			Scopes:       append([]string(nil), scopes...),
 		},
@@ -124,6 +127,26 @@ func New(ctx context.Context, cfg ProviderConfig, opts Options) (*Provider, erro
 		now:      now,
 	}
 	return p, nil
+}
+
+// authStyle picks how the client authenticates at the token endpoint from
+// the methods the provider advertises. Left to guess, x/oauth2 tries one
+// and on any error (a used code included) repeats the request the other way.
+func authStyle(op *gooidc.Provider, secret string) oauth2.AuthStyle {
+	if secret == "" {
+		return oauth2.AuthStyleInParams // a public client names itself in the body
+	}
+	var meta struct {
+		Methods []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if err := op.Claims(&meta); err != nil || len(meta.Methods) == 0 || slices.Contains(meta.Methods, "client_secret_basic") {
+		// client_secret_basic is the default of OpenID Connect Discovery.
+		return oauth2.AuthStyleInHeader
+	}
+	if slices.Contains(meta.Methods, "client_secret_post") {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleAutoDetect
 }
 
 // Name returns the provider's slug.
