@@ -362,7 +362,7 @@ func (b *browser) login(authURL *url.URL, username, password string) *url.URL {
 		case resp.StatusCode == http.StatusOK && loginIDRE.Match(body):
 			id := loginIDRE.FindSubmatch(body)[1]
 			form := url.Values{"id": {string(id)}, "username": {username}, "password": {password}}
-			req, _ := http.NewRequest(http.MethodPost, b.fx.issuer+"/login/username", strings.NewReader(form.Encode()))
+			req, _ := http.NewRequest(http.MethodPost, authURL.Scheme+"://"+authURL.Host+"/login/username", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			resp := b.do(req)
 			resp.Body.Close()
