@@ -44,15 +44,15 @@ type Options struct {
 // stable and unique per provider. Never link by Email alone: addresses are
 // reassigned, and an unverified one proves nothing.
 type Identity struct {
-	Provider      string // ProviderConfig.Name
-	Issuer        string // ProviderConfig.Issuer, exactly
-	Subject       string // the sub claim, 1 to 255 bytes
-	Email         string // lower case, or empty when absent or not a plain address
-	EmailVerified bool   // the provider asserted email_verified for Email
-	Name          string // display name, empty when absent or unusable
+	Provider      string `json:"provider"`       // ProviderConfig.Name
+	Issuer        string `json:"issuer"`         // ProviderConfig.Issuer, exactly
+	Subject       string `json:"subject"`        // the sub claim, 1 to 255 bytes
+	Email         string `json:"email"`          // lower case, or empty when absent or not a plain address
+	EmailVerified bool   `json:"email_verified"` // the provider asserted email_verified for Email
+	Name          string `json:"name"`           // display name, empty when absent or unusable
 	// Claims holds the ID token claims, completed by userinfo claims the
 	// ID token lacks. Rules match on it.
-	Claims map[string]any
+	Claims map[string]any `json:"claims"`
 }
 
 // Provider runs the authorization code flow with PKCE against one OpenID

@@ -30,8 +30,8 @@ type Rule struct {
 
 // Assignment is one organization membership a rule grants.
 type Assignment struct {
-	Org  string       // organization slug
-	Role freight.Role // freight.RoleOrgAdmin or freight.RoleMember
+	Org  string       `json:"org"`  // organization slug
+	Role freight.Role `json:"role"` // freight.RoleOrgAdmin or freight.RoleMember
 }
 
 // Validate checks the rule's fields.
