@@ -269,7 +269,7 @@ func (p *Provider) Finish(w http.ResponseWriter, r *http.Request) (*Identity, st
 	// RFC 9207: an authorization server that names itself must be the one
 	// this flow went to (mix-up defence with several providers).
 	if iss, ok := q["iss"]; ok && iss[0] != p.cfg.Issuer {
-		return nil, "", refuse("the answer came from another identity provider", fmt.Errorf("iss parameter %q", iss[0]))
+		return nil, "", refuse("the answer came from another identity provider", fmt.Errorf("iss parameter %.200q", iss[0]))
 	}
 	if e := q.Get("error"); e != "" {
 		msg := "the identity provider refused the sign-in"
