@@ -37,6 +37,18 @@ type parent struct {
 	table      string
 	id         string
 	notFound   string
+	// key selects a parent whose key is not one id column, such as a
+	// membership: a condition with "?" placeholders for keyArgs.
+	key     string
+	keyArgs []any
+}
+
+// exists is the query and arguments that find the parent row.
+func (p parent) exists() (string, []any) {
+	if p.key != "" {
+		return "SELECT 1 FROM " + p.table + " WHERE " + p.key, p.keyArgs
+	}
+	return "SELECT 1 FROM " + p.table + " WHERE id = ?", []any{p.id}
 }
 
 // child is a table whose rows refer to a row being deleted and refuse the
@@ -120,11 +132,12 @@ func (s *store) missingParent(ctx context.Context, parents []parent, constraint 
 	}
 	if s.db.dialect == dialectSQLite {
 		for _, p := range parents {
-			if p.id == "" {
+			if p.id == "" && p.key == "" {
 				return p.notFound
 			}
 			var one int
-			err := s.queryRow(ctx, "SELECT 1 FROM "+p.table+" WHERE id = ?", p.id).Scan(&one)
+			q, args := p.exists()
+			err := s.queryRow(ctx, q, args...).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return p.notFound
 			}

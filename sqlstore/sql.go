@@ -235,6 +235,48 @@ func (c nullTimeCol) Scan(src any) error {
 	return nil
 }
 
+// zeroTimeCol scans a nullable time column into a time.Time; NULL reads as
+// the zero time. It is the column of a time that may not have happened yet,
+// stored with zeroTime.
+type zeroTimeCol struct{ p *time.Time }
+
+func (c zeroTimeCol) Scan(src any) error {
+	if src == nil {
+		*c.p = time.Time{}
+		return nil
+	}
+	t, err := parseTime(src)
+	if err != nil {
+		return err
+	}
+	*c.p = t
+	return nil
+}
+
+// zeroTime stores the zero time as NULL.
+func zeroTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// normZeroTime is normTime that keeps the zero time as it is.
+func normZeroTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return normTime(t)
+}
+
+// cloneBytes copies b; empty reads as nil, as bytesCol reads it back.
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
 // nullStringCol scans a nullable text column; NULL reads as "".
 type nullStringCol struct{ p *string }
 
@@ -411,7 +453,8 @@ func listPage[T any](ctx context.Context, s *store, query string, args []any, si
 func (s *store) mustExist(ctx context.Context, objs []parent) error {
 	for _, p := range objs {
 		var one int
-		err := s.queryRow(ctx, "SELECT 1 FROM "+p.table+" WHERE id = ?", p.id).Scan(&one)
+		q, args := p.exists()
+		err := s.queryRow(ctx, q, args...).Scan(&one)
 		if err != nil {
 			return s.fail(ctx, err, &errs{notFound: p.notFound})
 		}

@@ -159,10 +159,11 @@ func TestMigrationsAgree(t *testing.T) {
 		t.Fatalf("%d SQLite migrations, %d PostgreSQL migrations; want the same", len(sq), len(pg))
 	}
 	// Names of tables, constraints, indexes, and every column definition
-	// reduced to its name.
+	// reduced to its name; a column added by ALTER TABLE with its table
+	// and the constraint it declares.
 	shape := func(sql string) []string {
 		var out []string
-		re := regexp.MustCompile(`(?m)^(?:CREATE TABLE (\w+)|CREATE INDEX (\w+) ON (\w+) \(([^)]*)\)|\tCONSTRAINT (\w+) (.*?),?$|\t(\w+)\s)`)
+		re := regexp.MustCompile(`(?m)^(?:CREATE TABLE (\w+)|CREATE INDEX (\w+) ON (\w+) \(([^)]*)\)|\tCONSTRAINT (\w+) (.*?),?$|\t(\w+)\s|ALTER TABLE (\w+) ADD COLUMN (\w+)[^;]*?(?:CONSTRAINT (\w+) ([^;]*))?;$)`)
 		for _, m := range re.FindAllStringSubmatch(sql, -1) {
 			out = append(out, strings.Join(slices.DeleteFunc(m[1:], func(s string) bool { return s == "" }), " "))
 		}

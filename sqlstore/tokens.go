@@ -3,18 +3,19 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/freight-portal/freight"
 )
 
-const tokenColumns = `id, name, user_id, role, org_id, expires_at, revoked_at, last_used_at, created_by, created_at, secret_hash`
+const tokenColumns = `id, name, user_id, role, org_id, expires_at, revoked_at, last_used_at, created_by, created_at, secret_hash, products`
 
 func scanToken(r scanner) (*freight.Token, error) {
 	var t freight.Token
 	err := r.Scan(&t.ID, &t.Name, nullStringCol{&t.UserID}, (*string)(&t.Role), nullStringCol{&t.OrgID},
 		nullTimeCol{&t.ExpiresAt}, nullTimeCol{&t.RevokedAt}, nullTimeCol{&t.LastUsedAt},
-		&t.CreatedBy, timeCol{&t.CreatedAt}, bytesCol{&t.SecretHash})
+		&t.CreatedBy, timeCol{&t.CreatedAt}, bytesCol{&t.SecretHash}, listCol[string]{&t.Products})
 	if err != nil {
 		return nil, err
 	}
@@ -42,14 +43,27 @@ func (s *store) CreateToken(ctx context.Context, t *freight.Token) error {
 	}
 	c.CreatedAt = now
 	c.ExpiresAt, c.RevokedAt, c.LastUsedAt = normTimePtr(c.ExpiresAt), normTimePtr(c.RevokedAt), normTimePtr(c.LastUsedAt)
-	if len(c.SecretHash) == 0 {
-		c.SecretHash = nil
+	c.SecretHash = cloneBytes(c.SecretHash)
+	// Empty and nil both mean every product, and read back as nil.
+	if len(c.Products) == 0 {
+		c.Products = nil
 	} else {
-		c.SecretHash = append([]byte(nil), c.SecretHash...)
+		c.Products = slices.Clone(c.Products)
 	}
-	_, err := s.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, nullString(c.UserID), string(c.Role), nullString(c.OrgID),
-		c.ExpiresAt, c.RevokedAt, c.LastUsedAt, c.CreatedBy, c.CreatedAt, nullBytes(c.SecretHash))
+	err := s.inTx(ctx, func(s *store) error {
+		// A list has no foreign key: the products are looked up. One
+		// deleted later stays in the list and narrows the token to
+		// nothing more.
+		for _, id := range c.Products {
+			if err := s.mustExist(ctx, []parent{productNamed(id)}); err != nil {
+				return err
+			}
+		}
+		_, err := s.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Name, nullString(c.UserID), string(c.Role), nullString(c.OrgID),
+			c.ExpiresAt, c.RevokedAt, c.LastUsedAt, c.CreatedBy, c.CreatedAt, nullBytes(c.SecretHash), list(c.Products))
+		return err
+	})
 	if err != nil {
 		e := &errs{idConflict: fmt.Sprintf("a token with id %q already exists", c.ID)}
 		if c.UserID != "" {

@@ -9,17 +9,56 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-const userColumns = `id, email, name, vendor_role, disabled, password_hash, created_at, updated_at`
+const userColumns = `id, email, name, vendor_role, disabled, password_hash, created_at, updated_at, email_verified, ` +
+	`totp_secret, totp_pending, totp_last_step, failures, locked_until, last_failure, mfa_failures, mfa_locked_until, last_mfa_failure`
 
 func scanUser(r scanner) (*freight.User, error) {
 	var u freight.User
+	sec := &u.Security
 	err := r.Scan(&u.ID, &u.Email, &u.Name, (*string)(&u.VendorRole), boolCol{&u.Disabled}, &u.PasswordHash,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, boolCol{&u.EmailVerified},
+		bytesCol{&sec.TOTPSecret}, bytesCol{&sec.TOTPPending}, &sec.TOTPLastStep,
+		&sec.Failures, zeroTimeCol{&sec.LockedUntil}, zeroTimeCol{&sec.LastFailure},
+		&sec.MFAFailures, zeroTimeCol{&sec.MFALockedUntil}, zeroTimeCol{&sec.LastMFAFailure})
 	if err != nil {
 		return nil, err
 	}
 	return &u, nil
 }
+
+// userValues returns the values of userColumns for u, the Security state
+// as it is stored: zero times as NULL, empty secrets as NULL.
+func userValues(u *freight.User) []any {
+	sec := &u.Security
+	return []any{u.ID, u.Email, u.Name, string(u.VendorRole), u.Disabled, u.PasswordHash,
+		u.CreatedAt, u.UpdatedAt, u.EmailVerified,
+		nullBytes(sec.TOTPSecret), nullBytes(sec.TOTPPending), sec.TOTPLastStep,
+		sec.Failures, zeroTime(sec.LockedUntil), zeroTime(sec.LastFailure),
+		sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure)}
+}
+
+// prepareSecurity checks the sign-in state that is about to be written and
+// makes it what the store returns: times in UTC at microseconds, secrets
+// copied so that the stored user shares no bytes with the caller.
+func prepareSecurity(sec *freight.UserSecurity) error {
+	if sec.Failures < 0 || sec.MFAFailures < 0 {
+		return freight.FieldError("security", "failure counters must not be negative")
+	}
+	if sec.TOTPLastStep < 0 {
+		return freight.FieldError("security", "the last TOTP step must not be negative")
+	}
+	if len(sec.TOTPSecret) > maxTOTPSecret || len(sec.TOTPPending) > maxTOTPSecret {
+		return freight.FieldError("security", "a TOTP secret must be at most %d bytes", maxTOTPSecret)
+	}
+	sec.TOTPSecret, sec.TOTPPending = cloneBytes(sec.TOTPSecret), cloneBytes(sec.TOTPPending)
+	sec.LockedUntil, sec.LastFailure = normZeroTime(sec.LockedUntil), normZeroTime(sec.LastFailure)
+	sec.MFALockedUntil, sec.LastMFAFailure = normZeroTime(sec.MFALockedUntil), normZeroTime(sec.LastMFAFailure)
+	return nil
+}
+
+// maxTOTPSecret bounds a stored TOTP secret: RFC 4226 asks for 160 bits,
+// SHA-512 keys are 64 bytes, and anything much longer is not a TOTP key.
+const maxTOTPSecret = 128
 
 func userErrs(u *freight.User) *errs {
 	return &errs{
@@ -38,6 +77,9 @@ func (s *store) CreateUser(ctx context.Context, u *freight.User) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if err := prepareSecurity(&c.Security); err != nil {
+		return err
+	}
 	now := s.db.now()
 	if c.ID == "" {
 		c.ID = s.db.newID(freight.PrefixUser, now)
@@ -45,8 +87,8 @@ func (s *store) CreateUser(ctx context.Context, u *freight.User) error {
 		return err
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
-	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Email, c.Name, string(c.VendorRole), c.Disabled, c.PasswordHash, c.CreatedAt, c.UpdatedAt)
+	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		userValues(&c)...)
 	if err != nil {
 		return s.fail(ctx, err, userErrs(&c))
 	}
@@ -108,9 +150,17 @@ func (s *store) UpdateUser(ctx context.Context, id string, fn func(*freight.User
 		if err := c.Validate(); err != nil {
 			return err
 		}
+		if err := prepareSecurity(&c.Security); err != nil {
+			return err
+		}
 		c.UpdatedAt = s.db.now()
-		_, err = s.exec(ctx, `UPDATE users SET email = ?, name = ?, vendor_role = ?, disabled = ?, password_hash = ?, updated_at = ? WHERE id = ?`,
-			c.Email, c.Name, string(c.VendorRole), c.Disabled, c.PasswordHash, c.UpdatedAt, c.ID)
+		sec := &c.Security
+		_, err = s.exec(ctx, `UPDATE users SET email = ?, name = ?, vendor_role = ?, disabled = ?, password_hash = ?, updated_at = ?, email_verified = ?,
+			totp_secret = ?, totp_pending = ?, totp_last_step = ?, failures = ?, locked_until = ?, last_failure = ?,
+			mfa_failures = ?, mfa_locked_until = ?, last_mfa_failure = ? WHERE id = ?`,
+			c.Email, c.Name, string(c.VendorRole), c.Disabled, c.PasswordHash, c.UpdatedAt, c.EmailVerified,
+			nullBytes(sec.TOTPSecret), nullBytes(sec.TOTPPending), sec.TOTPLastStep, sec.Failures, zeroTime(sec.LockedUntil), zeroTime(sec.LastFailure),
+			sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure), c.ID)
 		if err != nil {
 			return s.fail(ctx, err, userErrs(&c))
 		}
@@ -123,8 +173,8 @@ func (s *store) UpdateUser(ctx context.Context, id string, fn func(*freight.User
 	return out, nil
 }
 
-// DeleteUser deletes the user; the foreign keys delete its memberships and
-// tokens.
+// DeleteUser deletes the user; the foreign keys delete its memberships,
+// tokens, sessions, tickets, recovery codes and identities.
 func (s *store) DeleteUser(ctx context.Context, id string) error {
 	return s.deleteByID(ctx, `DELETE FROM users WHERE id = ?`, id, errUserNotFound)
 }

@@ -18,6 +18,42 @@ var concurrencyTests = []subtest{
 	{"AuditEvents", testConcurrentAuditEvents},
 	{"TxReadModifyWrite", testConcurrentTxReadModifyWrite},
 	{"MixedWriters", testConcurrentMixedWriters},
+	{"UserSecurityCounters", testConcurrentUserSecurityCounters},
+}
+
+// Failed sign-ins from many places at once, as in a password-spraying
+// attack: every failure counts. 10 goroutines × 10 failures increment
+// Failures and MFAFailures through UpdateUser; a lost update lets an
+// attacker try more often than the lockout allows.
+func testConcurrentUserSecurityCounters(t *testing.T, s freight.Store) {
+	const goroutines, updates = 10, 10
+	u := MustCreateUser(t, s, newUser("ann@example.com"))
+	run(goroutines, func(i int) {
+		for j := range updates {
+			_, err := s.UpdateUser(t.Context(), u.ID, func(c *freight.User) error {
+				c.Security.Failures++
+				c.Security.MFAFailures += 2
+				at := ts(time.Duration(i*updates+j) * time.Second)
+				if at.After(c.Security.LastFailure) {
+					c.Security.LastFailure = at
+				}
+				return nil
+			})
+			if err != nil {
+				t.Errorf("UpdateUser: %v (code %q)", err, freight.ErrorCode(err))
+				return
+			}
+		}
+	})
+	got, err := s.User(t.Context(), u.ID)
+	noErr(t, "User", err)
+	if n := goroutines * updates; got.Security.Failures != n || got.Security.MFAFailures != 2*n {
+		t.Errorf("Failures, MFAFailures after %d concurrent failures = %d, %d; want %d, %d (updates were lost)",
+			n, got.Security.Failures, got.Security.MFAFailures, n, 2*n)
+	}
+	if want := ts(time.Duration(goroutines*updates-1) * time.Second); !got.Security.LastFailure.Equal(want) {
+		t.Errorf("LastFailure = %v, want the latest %v", got.Security.LastFailure, want)
+	}
 }
 
 // run starts n goroutines at once (they wait for each other to be ready, so

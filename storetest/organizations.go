@@ -25,6 +25,7 @@ var organizationTests = []subtest{
 	{"BadCursor", testOrganizationBadCursor},
 	{"Delete", testOrganizationDelete},
 	{"DeleteCascade", testOrganizationDeleteCascade},
+	{"RequireMFA", testOrganizationRequireMFA},
 }
 
 func testOrganizationCreateGet(t *testing.T, s freight.Store) {
@@ -381,4 +382,36 @@ func testOrganizationDeleteCascade(t *testing.T, s freight.Store) {
 		t.Errorf("Product: %v, want it kept", err)
 	}
 	checkKeys(t, "AuditEvents of the deleted organization", auditList(t, s, freight.AuditFilter{OrgID: o.ID}), eventID, []string{ev.ID})
+}
+
+// RequireMFA is stored on create and on update, and lists carry it.
+func testOrganizationRequireMFA(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	strict := newOrg("strict")
+	strict.RequireMFA = true
+	MustCreateOrganization(t, s, strict)
+	lax := MustCreateOrganization(t, s, newOrg("lax"))
+	got, err := s.Organization(ctx, strict.ID)
+	noErr(t, "Organization", err)
+	checkSame(t, "Organization(RequireMFA)", got, strict)
+	if !got.RequireMFA {
+		t.Errorf("RequireMFA = false, want true")
+	}
+
+	updated, err := s.UpdateOrganization(ctx, lax.ID, func(c *freight.Organization) error { c.RequireMFA = true; return nil })
+	noErr(t, "UpdateOrganization(RequireMFA on)", err)
+	if !updated.RequireMFA {
+		t.Errorf("UpdateOrganization result RequireMFA = false, want true")
+	}
+	updated, err = s.UpdateOrganization(ctx, strict.ID, func(c *freight.Organization) error { c.RequireMFA = false; return nil })
+	noErr(t, "UpdateOrganization(RequireMFA off)", err)
+	if updated.RequireMFA {
+		t.Errorf("UpdateOrganization result RequireMFA = true, want false")
+	}
+	want := map[string]bool{strict.ID: false, lax.ID: true}
+	for _, o := range listAll(t, orgList(t, s, freight.OrganizationFilter{})) {
+		if o.RequireMFA != want[o.ID] {
+			t.Errorf("Organizations: %s RequireMFA = %v, want %v", o.Slug, o.RequireMFA, want[o.ID])
+		}
+	}
 }

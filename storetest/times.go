@@ -18,7 +18,9 @@ func testTimesUTCMicroseconds(t *testing.T, s freight.Store) {
 	at := ts(time.Hour).In(zone)
 
 	o := MustCreateOrganization(t, s, newOrg("acme"))
-	u := MustCreateUser(t, s, newUser("ann@example.com"))
+	u := newUser("ann@example.com")
+	u.Security = fullSecurity(zone)
+	MustCreateUser(t, s, u)
 	MustPutMembership(t, s, &freight.Membership{UserID: u.ID, OrgID: o.ID, Role: freight.RoleMember})
 	p := MustCreateProduct(t, s, newProduct("widget"))
 	r := MustCreateRelease(t, s, newRelease(p.ID, "1.0.0"))
@@ -39,6 +41,15 @@ func testTimesUTCMicroseconds(t *testing.T, s freight.Store) {
 	noErr(t, "RevokeToken", err)
 	MustCreateAuditEvent(t, s, &freight.AuditEvent{Time: at, Actor: "system", Action: "test", Details: json.RawMessage(`{}`)})
 	MustCreateAuditEvent(t, s, &freight.AuditEvent{Actor: "system", Action: "test.now"})
+	x := newSession(u.ID, o.ID, at.Add(12*time.Hour))
+	x.LastSeenAt = at
+	MustCreateSession(t, s, x)
+	tk := MustCreateTicket(t, s, newTicket(freight.TicketReset, u.Email, u.ID))
+	_, err = s.UseTicket(ctx, tk.ID, at)
+	noErr(t, "UseTicket", err)
+	noErr(t, "CreateIdentity", s.CreateIdentity(ctx, &freight.Identity{Issuer: "https://idp.example.com", Subject: "ann", UserID: u.ID}))
+	_, err = s.UpdateSettings(ctx, func(x *freight.Settings) error { x.RequireVendorMFA = true; return nil })
+	noErr(t, "UpdateSettings", err)
 
 	var objects []any
 	add := func(v any, err error) {
@@ -54,6 +65,10 @@ func testTimesUTCMicroseconds(t *testing.T, s freight.Store) {
 	add(s.Entitlement(ctx, e.ID))
 	add(s.Token(ctx, tok.ID))
 	add(s.Upload(ctx, up.ID))
+	add(s.Session(ctx, x.ID))
+	add(s.Ticket(ctx, tk.ID))
+	add(s.Identity(ctx, "https://idp.example.com", "ann"))
+	add(s.Settings(ctx))
 	for _, m := range listAll(t, membershipList(t, s, freight.MembershipFilter{})) {
 		objects = append(objects, m)
 	}
@@ -72,9 +87,10 @@ func testTimesUTCMicroseconds(t *testing.T, s freight.Store) {
 			}
 		}
 	}
-	// Organization 2, User 2, Product 2, Release 4, Artifact 2,
-	// Entitlement 5, Token 4, Upload 4, Membership 1, AuditEvent 1+1.
-	if want := 28; n != want {
+	// Organization 2, User 2+4, Product 2, Release 4, Artifact 2,
+	// Entitlement 5, Token 4, Upload 4, Session 3, Ticket 3, Identity 1,
+	// Settings 1, Membership 1, AuditEvent 1+1.
+	if want := 40; n != want {
 		t.Errorf("checked %d times, want %d: a time field came back nil", n, want)
 	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ var tokenTests = []subtest{
 	{"Touch", testTokenTouch},
 	{"Pagination", testTokenPagination},
 	{"Filters", testTokenFilters},
+	{"Products", testTokenProducts},
 }
 
 func testTokenCreateGet(t *testing.T, s freight.Store) {
@@ -294,4 +296,61 @@ func testTokenFilters(t *testing.T, s freight.Store) {
 	} {
 		checkPaging(t, "Tokens("+tc.name+")", tokenList(t, s, tc.f), tokenID, match(tc.keep))
 	}
+}
+
+// A publisher token narrowed to products keeps its list in order; an empty
+// list and none read back alike, as nil. The products must exist.
+func testTokenProducts(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	a := MustCreateProduct(t, s, newProduct("alpha"))
+	b := MustCreateProduct(t, s, newProduct("beta"))
+	narrowed := newUserToken("ci", "", "")
+	narrowed.Role = freight.RolePublisher
+	narrowed.Products = []string{b.ID, a.ID}
+	products := narrowed.Products
+	MustCreateToken(t, s, narrowed)
+	got, err := s.Token(ctx, narrowed.ID)
+	noErr(t, "Token", err)
+	checkSame(t, "Token(narrowed)", got, narrowed)
+	if !slices.Equal(got.Products, []string{b.ID, a.ID}) {
+		t.Errorf("Products = %q, want %q", got.Products, []string{b.ID, a.ID})
+	}
+	// The caller's slice is not shared with the store.
+	products[0] = "changed"
+	again, err := s.Token(ctx, narrowed.ID)
+	noErr(t, "Token", err)
+	if !slices.Equal(again.Products, []string{b.ID, a.ID}) {
+		t.Errorf("Products after the caller changed its slice = %q, want %q", again.Products, []string{b.ID, a.ID})
+	}
+	listed := listAll(t, tokenList(t, s, freight.TokenFilter{}))
+	if len(listed) != 1 || !slices.Equal(listed[0].Products, []string{b.ID, a.ID}) {
+		t.Errorf("Tokens = %v, want the narrowed token with its products", listed)
+	}
+
+	for name, list := range map[string][]string{"nil": nil, "empty": {}} {
+		tok := newUserToken("all "+name, "", "")
+		tok.Role = freight.RolePublisher
+		tok.Products = list
+		MustCreateToken(t, s, tok)
+		got, err := s.Token(ctx, tok.ID)
+		noErr(t, "Token", err)
+		if got.Products != nil {
+			t.Errorf("Products of a token created with a %s list = %#v, want nil", name, got.Products)
+		}
+	}
+
+	missing := newUserToken("missing product", "", "")
+	missing.Role = freight.RolePublisher
+	missing.Products = []string{a.ID, missingID(freight.PrefixProduct)}
+	wantCode(t, "CreateToken narrowed to a missing product", s.CreateToken(ctx, missing), freight.ENOTFOUND)
+	_, err = s.Token(ctx, missing.ID)
+	wantCode(t, "Token after a refused create", err, freight.ENOTFOUND)
+
+	admin := newUserToken("admin narrowed", "", "")
+	admin.Products = []string{a.ID}
+	wantCode(t, "CreateToken of an admin token narrowed to products", s.CreateToken(ctx, admin), freight.EINVALID)
+	bad := newUserToken("bad product id", "", "")
+	bad.Role = freight.RolePublisher
+	bad.Products = []string{"alpha"}
+	wantCode(t, "CreateToken narrowed to a malformed id", s.CreateToken(ctx, bad), freight.EINVALID)
 }

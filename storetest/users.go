@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -24,6 +25,8 @@ var userTests = []subtest{
 	{"FilterVendorOnly", testUserFilterVendorOnly},
 	{"Delete", testUserDelete},
 	{"DeleteCascade", testUserDeleteCascade},
+	{"Security", testUserSecurity},
+	{"SecurityInvalid", testUserSecurityInvalid},
 }
 
 func testUserCreateGet(t *testing.T, s freight.Store) {
@@ -539,4 +542,117 @@ func testMembershipFilters(t *testing.T, s freight.Store) {
 		membershipKey, []string{users[3].ID + "/" + orgs[2].ID})
 	checkKeys(t, "Memberships(UserID, OrgID) of a pair without membership", membershipList(t, s, freight.MembershipFilter{UserID: users[0].ID, OrgID: orgs[1].ID}),
 		membershipKey, []string{})
+}
+
+// fullSecurity returns a sign-in state with every field set, its times in
+// zone.
+func fullSecurity(zone *time.Location) freight.UserSecurity {
+	return freight.UserSecurity{
+		TOTPSecret:     []byte("12345678901234567890"),
+		TOTPPending:    bytes.Repeat([]byte{0xa5}, 32),
+		TOTPLastStep:   58_000_000,
+		Failures:       3,
+		LockedUntil:    ts(15 * time.Minute).In(zone),
+		LastFailure:    ts(time.Minute).In(zone),
+		MFAFailures:    5,
+		MFALockedUntil: ts(time.Hour).In(zone),
+		LastMFAFailure: ts(2 * time.Minute).In(zone),
+	}
+}
+
+// The sign-in state is stored with the user and comes back whole; a time
+// that never happened is the zero time, an absent secret nil.
+func testUserSecurity(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	u := newUser("ann@example.com")
+	u.EmailVerified = true
+	u.Security = fullSecurity(time.FixedZone("UTC+5", 5*3600))
+	secret := u.Security.TOTPSecret
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	got, err := s.User(ctx, u.ID)
+	noErr(t, "User", err)
+	checkSame(t, "User with a sign-in state", got, u)
+	if !got.EmailVerified || !got.Security.MFAEnabled() {
+		t.Errorf("EmailVerified, MFAEnabled = %v, %v; want true, true", got.EmailVerified, got.Security.MFAEnabled())
+	}
+	// The caller's byte slices are not shared with the store.
+	secret[0] ^= 0xff
+	again, err := s.User(ctx, u.ID)
+	noErr(t, "User", err)
+	if want := []byte("12345678901234567890"); !bytes.Equal(again.Security.TOTPSecret, want) {
+		t.Errorf("TOTPSecret after the caller changed its slice = %q, want %q", again.Security.TOTPSecret, want)
+	}
+
+	// Clear everything.
+	got, err = s.UpdateUser(ctx, u.ID, func(c *freight.User) error {
+		c.EmailVerified = false
+		c.Security = freight.UserSecurity{}
+		return nil
+	})
+	noErr(t, "UpdateUser(clear)", err)
+	stored, err := s.User(ctx, u.ID)
+	noErr(t, "User", err)
+	checkSame(t, "User after clearing the sign-in state", stored, got)
+	checkSame(t, "the cleared sign-in state", stored.Security, freight.UserSecurity{})
+	for name, tm := range map[string]time.Time{
+		"LockedUntil": stored.Security.LockedUntil, "LastFailure": stored.Security.LastFailure,
+		"MFALockedUntil": stored.Security.MFALockedUntil, "LastMFAFailure": stored.Security.LastMFAFailure,
+	} {
+		if !tm.IsZero() {
+			t.Errorf("%s after clearing = %v, want the zero time", name, tm)
+		}
+	}
+	if stored.Security.TOTPSecret != nil || stored.Security.TOTPPending != nil || stored.EmailVerified {
+		t.Errorf("TOTPSecret, TOTPPending, EmailVerified after clearing = %v, %v, %v; want nil, nil, false",
+			stored.Security.TOTPSecret, stored.Security.TOTPPending, stored.EmailVerified)
+	}
+
+	// Set everything through an update, as the sign-in code does.
+	want := fullSecurity(time.UTC)
+	got, err = s.UpdateUser(ctx, u.ID, func(c *freight.User) error {
+		c.EmailVerified = true
+		c.Security = fullSecurity(time.FixedZone("UTC-7", -7*3600))
+		return nil
+	})
+	noErr(t, "UpdateUser(set)", err)
+	checkSame(t, "UpdateUser result's sign-in state", got.Security, want)
+	stored, err = s.User(ctx, u.ID)
+	noErr(t, "User", err)
+	checkSame(t, "User after setting the sign-in state", stored, got)
+	listed := listAll(t, userList(t, s, freight.UserFilter{}))
+	if len(listed) != 1 {
+		t.Fatalf("Users = %d, want 1", len(listed))
+	}
+	checkSame(t, "Users", listed[0], got)
+	byEmail, err := s.UserByEmail(ctx, u.Email)
+	noErr(t, "UserByEmail", err)
+	checkSame(t, "UserByEmail", byEmail, got)
+}
+
+// Negative counters are refused, on create and on update, and nothing is
+// written.
+func testUserSecurityInvalid(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	for name, sec := range map[string]freight.UserSecurity{
+		"negative failures":     {Failures: -1},
+		"negative MFA failures": {MFAFailures: -1},
+		"negative TOTP step":    {TOTPLastStep: -1},
+		"huge TOTP secret":      {TOTPSecret: make([]byte, 4096)},
+	} {
+		u := newUser("ann@example.com")
+		u.Security = sec
+		wantCode(t, "CreateUser with "+name, s.CreateUser(ctx, u), freight.EINVALID)
+	}
+	u := MustCreateUser(t, s, newUser("ann@example.com"))
+	_, err := s.UpdateUser(ctx, u.ID, func(c *freight.User) error {
+		c.Name = "Not written"
+		c.Security.Failures = -5
+		return nil
+	})
+	wantCode(t, "UpdateUser with negative failures", err, freight.EINVALID)
+	stored, err := s.User(ctx, u.ID)
+	noErr(t, "User", err)
+	checkSame(t, "User after a refused update", stored, u)
 }

@@ -1,0 +1,129 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/freight-portal/freight"
+)
+
+const ticketColumns = `id, kind, email, user_id, org_id, role, vendor_role, created_by, created_at, expires_at, used_at, secret_hash`
+
+func scanTicket(r scanner) (*freight.Ticket, error) {
+	var t freight.Ticket
+	err := r.Scan(&t.ID, (*string)(&t.Kind), &t.Email, nullStringCol{&t.UserID}, nullStringCol{&t.OrgID},
+		(*string)(&t.Role), (*string)(&t.VendorRole), &t.CreatedBy,
+		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, nullTimeCol{&t.UsedAt}, bytesCol{&t.SecretHash})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+var errTicketNotFound = &errs{notFound: "ticket not found"}
+
+// CreateTicket stores t, giving it an id if it has none (tickets made with
+// freight.NewTicketSecret have one), and sets its created time.
+func (s *store) CreateTicket(ctx context.Context, t *freight.Ticket) error {
+	c := *t
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.UserID != "" && !freight.ValidID(freight.PrefixUser, c.UserID) {
+		return freight.FieldError("user_id", "must be a user id")
+	}
+	if c.OrgID != "" && !freight.ValidID(freight.PrefixOrganization, c.OrgID) {
+		return freight.FieldError("org_id", "must be an organization id")
+	}
+	now := s.db.now()
+	if c.ID == "" {
+		c.ID = s.db.newID(freight.PrefixTicket, now)
+	} else if err := checkID(freight.PrefixTicket, c.ID); err != nil {
+		return err
+	}
+	c.CreatedAt = now
+	c.ExpiresAt, c.UsedAt = normTime(c.ExpiresAt), normTimePtr(c.UsedAt)
+	c.SecretHash = cloneBytes(c.SecretHash)
+	_, err := s.exec(ctx, `INSERT INTO tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, string(c.Kind), c.Email, nullString(c.UserID), nullString(c.OrgID), string(c.Role), string(c.VendorRole),
+		c.CreatedBy, c.CreatedAt, c.ExpiresAt, c.UsedAt, c.SecretHash)
+	if err != nil {
+		e := &errs{idConflict: fmt.Sprintf("a ticket with id %q already exists", c.ID)}
+		if c.UserID != "" {
+			e.parents = append(e.parents, parent{constraint: "tickets_user_id_fkey", table: "users", id: c.UserID, notFound: "user not found"})
+		}
+		if c.OrgID != "" {
+			e.parents = append(e.parents, parent{constraint: "tickets_org_id_fkey", table: "organizations", id: c.OrgID, notFound: "organization not found"})
+		}
+		return s.fail(ctx, err, e)
+	}
+	*t = c
+	return nil
+}
+
+func (s *store) Ticket(ctx context.Context, id string) (*freight.Ticket, error) {
+	t, err := scanTicket(s.queryRow(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE id = ?`, id))
+	if err != nil {
+		return nil, s.fail(ctx, err, errTicketNotFound)
+	}
+	return t, nil
+}
+
+// UseTicket marks the ticket used at the given time (now when zero) and
+// returns it. The one statement that does it only matches an unused ticket,
+// so of concurrent uses, on any number of replicas, exactly one succeeds;
+// the others get ECONFLICT. Expiry is the caller's to check.
+func (s *store) UseTicket(ctx context.Context, id string, at time.Time) (*freight.Ticket, error) {
+	if at.IsZero() {
+		at = s.db.now()
+	}
+	var sc scanner = scanFunc(func(dest ...any) error {
+		return s.execReturning(ctx, dest, `UPDATE tickets SET used_at = ? WHERE id = ? AND used_at IS NULL RETURNING `+ticketColumns, at, id)
+	})
+	t, err := scanTicket(sc)
+	switch {
+	case err == nil:
+		return t, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, s.fail(ctx, err, nil)
+	}
+	// No unused ticket: either it was used or it never existed.
+	if _, err := s.Ticket(ctx, id); err != nil {
+		return nil, err
+	}
+	return nil, &freight.Error{Code: freight.ECONFLICT, Message: "ticket already used"}
+}
+
+// scanFunc makes a scanner of a function, for queries that run through
+// execReturning.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// ExpireTickets marks every unused ticket of the kind for the user used at
+// the given time (now when zero); ENOTFOUND if the user does not exist.
+func (s *store) ExpireTickets(ctx context.Context, userID string, kind freight.TicketKind, at time.Time) error {
+	switch kind {
+	case freight.TicketInvite, freight.TicketVerify, freight.TicketReset:
+	default:
+		return freight.FieldError("kind", "must be invite, verify or reset")
+	}
+	if at.IsZero() {
+		at = s.db.now()
+	}
+	res, err := s.exec(ctx, `UPDATE tickets SET used_at = ? WHERE user_id = ? AND kind = ? AND used_at IS NULL`, at, userID, string(kind))
+	if err != nil {
+		return s.fail(ctx, err, nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(ctx, err, nil)
+	}
+	if n == 0 {
+		return s.mustExist(ctx, []parent{userNamed(userID)})
+	}
+	return nil
+}
