@@ -4,6 +4,19 @@
 // ($argon2id$v=19$m=19456,t=2,p=1$salt$hash) so that they carry their
 // parameters: raising the parameters later leaves old hashes verifiable, and
 // NeedsRehash tells when to re-hash at the next sign-in.
+//
+// Hashing is bounded: at most GOMAXPROCS hashes run at once, each holding
+// Params.Memory KiB, and callers beyond that wait for a slot or for their
+// context to end. A flood of sign-ins therefore costs latency, not memory.
+//
+// Passwords are normalised to Unicode NFC before they are checked, counted
+// and hashed, so that the same password typed on systems that compose
+// accented letters differently still matches. They are never truncated: a
+// password longer than MaxBytes is refused, not shortened.
+//
+// Check enforces the sign-up and change policy: length bounds, no
+// composition rules, no common passwords (an embedded list), no password
+// equal to the user's email or name.
 package password
 
 import (
@@ -41,8 +54,13 @@ var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 // ErrMalformed is returned for an encoded hash that cannot be parsed.
 var ErrMalformed = errors.New("password: malformed hash")
 
-// Hash returns the encoded argon2id hash of pw with parameters p.
+// Hash returns the encoded argon2id hash of pw with parameters p. It refuses
+// a password longer than MaxBytes with an EINVALID error; it does not apply
+// the rest of the policy, which is Check's job.
 func Hash(ctx context.Context, pw string, p Params) (string, error) {
+	if len(pw) > MaxBytes {
+		return "", tooLong()
+	}
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -56,11 +74,15 @@ func Hash(ctx context.Context, pw string, p Params) (string, error) {
 		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// Verify reports whether pw matches the encoded hash.
+// Verify reports whether pw matches the encoded hash. A password longer than
+// MaxBytes cannot have been hashed, so it does not match and costs no hashing.
 func Verify(ctx context.Context, pw, encoded string) (bool, error) {
 	p, salt, key, err := decode(encoded)
 	if err != nil {
 		return false, err
+	}
+	if len(pw) > MaxBytes {
+		return false, nil
 	}
 	got, err := derive(ctx, pw, salt, p, uint32(len(key)))
 	if err != nil {
@@ -75,14 +97,22 @@ func NeedsRehash(encoded string, p Params) bool {
 	return err != nil || q.Memory < p.Memory || q.Time < p.Time || q.Threads < p.Threads
 }
 
+// idKey is argon2.IDKey; tests replace it to watch concurrency.
+var idKey = argon2.IDKey
+
 func derive(ctx context.Context, pw string, salt []byte, p Params, n uint32) ([]byte, error) {
+	// A caller that has already given up must not take a slot: select picks
+	// at random among ready cases.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-slots }()
-	return argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, n), nil
+	return idKey([]byte(Normalize(pw)), salt, p.Time, p.Memory, p.Threads, n), nil
 }
 
 // Bounds on decoded parameters, so that a tampered hash in the database

@@ -1,0 +1,135 @@
+package mail_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/mail"
+)
+
+var (
+	expires = time.Date(2026, 12, 24, 18, 30, 0, 0, time.FixedZone("CET", 3600))
+	link    = "https://downloads.example.com/invite/7ZrQ2xkM1pYvW9sA"
+)
+
+// sample returns valid data for every kind.
+func sample(kind freight.MailKind) any {
+	switch kind {
+	case freight.MailInvitation:
+		return mail.Invitation{Org: "Acme Robotics", Inviter: "Jane Doe", Link: link, Expires: expires}
+	case freight.MailVerifyEmail, freight.MailResetPassword:
+		return &mail.Link{Name: "Joe", Link: link, Expires: expires}
+	default:
+		return mail.Notice{Name: "Joe", When: expires, Portal: "https://downloads.example.com/"}
+	}
+}
+
+func TestRenderEveryKind(t *testing.T) {
+	kinds := mail.Kinds()
+	if len(kinds) != 6 {
+		t.Errorf("Kinds() = %v, want the six kinds", kinds)
+	}
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			m, err := mail.Render(kind, sample(kind))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.To = "joe@example.com"
+			if err := m.Validate(); err != nil {
+				t.Fatalf("rendered message does not validate: %v", err)
+			}
+			if m.Kind != kind || m.HTML != "" {
+				t.Errorf("Kind = %q, HTML = %q", m.Kind, m.HTML)
+			}
+			if strings.Contains(m.Text, "<no value>") || strings.Contains(m.Subject, "<no value>") {
+				t.Errorf("a field is missing:\n%s", m.Text)
+			}
+			if strings.HasPrefix(m.Text, "\n") || !strings.HasSuffix(m.Text, "\n") {
+				t.Errorf("text should start with its first line and end with a newline: %q", m.Text)
+			}
+			for i, line := range strings.Split(m.Text, "\n") {
+				if len(line) > 78 && !strings.HasPrefix(line, "http") {
+					t.Errorf("line %d is %d characters long: %q", i+1, len(line), line)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderContent(t *testing.T) {
+	when := "Thursday 24 December 2026 at 17:30 UTC"
+	for _, tc := range []struct {
+		kind    freight.MailKind
+		subject string
+		text    []string
+	}{
+		{freight.MailInvitation, "Jane Doe invites you to Acme Robotics on the download portal", []string{"Hello,", "Jane Doe", "Acme Robotics", link, when}},
+		{freight.MailVerifyEmail, "Confirm your email address", []string{"Hello Joe,", link, when}},
+		{freight.MailResetPassword, "Reset your password", []string{"Hello Joe,", link, when, "If this wasn't you"}},
+		{freight.MailPasswordChanged, "Your password was changed", []string{when, "If this wasn't you", "https://downloads.example.com/"}},
+		{freight.MailMFAEnabled, "Two-step sign-in was turned on", []string{when, "If this wasn't you"}},
+		{freight.MailMFADisabled, "Two-step sign-in was turned off", []string{when, "If this wasn't you"}},
+	} {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			m, err := mail.Render(tc.kind, sample(tc.kind))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Subject != tc.subject {
+				t.Errorf("Subject = %q, want %q", m.Subject, tc.subject)
+			}
+			for _, want := range tc.text {
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("text lacks %q:\n%s", want, m.Text)
+				}
+			}
+		})
+	}
+	m, _ := mail.Render(freight.MailResetPassword, mail.Link{Link: link, Expires: expires})
+	if !strings.HasPrefix(m.Text, "Hello,\n") {
+		t.Errorf("greeting without a name: %q", m.Text[:20])
+	}
+}
+
+func TestRenderRefuses(t *testing.T) {
+	inv := func(edit func(*mail.Invitation)) mail.Invitation {
+		d := sample(freight.MailInvitation).(mail.Invitation)
+		edit(&d)
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		kind freight.MailKind
+		data any
+	}{
+		{"unknown kind", "newsletter", mail.Link{Link: link, Expires: expires}},
+		{"wrong data type", freight.MailInvitation, mail.Link{Link: link, Expires: expires}},
+		{"notice data for a link kind", freight.MailResetPassword, mail.Notice{When: expires, Portal: link}},
+		{"nil", freight.MailVerifyEmail, nil},
+		{"nil pointer", freight.MailVerifyEmail, (*mail.Link)(nil)},
+		{"org with a line break", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Org = "Acme\r\nBcc: all@example.com" })},
+		{"inviter with a line break", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Inviter = "Jane\nBcc: x" })},
+		{"inviter with a Unicode line separator", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Inviter = "Jane\u2028x" })},
+		{"no org", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Org = " " })},
+		{"no link", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Link = "" })},
+		{"relative link", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Link = "/invite/abc" })},
+		{"javascript link", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Link = "javascript:alert(1)" })},
+		{"link with a line break", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Link = "https://x.example/a\nb" })},
+		{"no expiry", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Expires = time.Time{} })},
+		{"name with a line break", freight.MailVerifyEmail, mail.Link{Name: "Joe\n\nClick here", Link: link, Expires: expires}},
+		{"notice without a time", freight.MailMFADisabled, mail.Notice{Portal: link}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := mail.Render(tc.kind, tc.data)
+			if err == nil {
+				t.Fatalf("Render = %+v, want an error", m)
+			}
+			if got := freight.ErrorCode(err); got != freight.EINVALID {
+				t.Errorf("ErrorCode(%v) = %q, want %q", err, got, freight.EINVALID)
+			}
+		})
+	}
+}
