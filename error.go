@@ -3,6 +3,7 @@ package freight
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each one maps to a single HTTP status in the server package;
@@ -14,6 +15,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no valid credential
 	EFORBIDDEN    = "forbidden"    // a valid credential without the needed role
 	ETOOLARGE     = "too_large"    // a size limit is exceeded: a request body, a download's byte budget
+	ERATELIMIT    = "rate_limited" // too many attempts or requests; try again later
 	EUNAVAILABLE  = "unavailable"  // a dependency (database, storage) cannot be reached
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details are logged, never shown
 )
@@ -26,6 +28,8 @@ type Error struct {
 	Message string
 	Field   string
 	Err     error
+	// RetryAfter, when positive, tells the caller when to try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -87,4 +91,13 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// RetryAfter returns how long err asks the caller to wait, or 0.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

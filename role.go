@@ -40,6 +40,9 @@ type Principal struct {
 	OrgID     string // set only for organization roles
 	// Products narrows a publisher to these product ids; empty means all.
 	Products []string
+	// MFAEnrollment marks a person signed in who must enrol a second
+	// factor before doing anything else.
+	MFAEnrollment bool
 }
 
 // MayPublishTo reports whether p may manage the releases of a product.

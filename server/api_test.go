@@ -8,8 +8,10 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-// TestRoleMatrix tries routes as every role. Vendor staff are ranked
-// admin > publisher > support; organization roles have no vendor API.
+// TestRoleMatrix tries routes as every role and checks that allowed calls
+// succeed (TestAuthorizationMatrix covers every route for refusals).
+// Vendor staff are ranked admin > publisher > support; organization roles
+// have no vendor API beyond their own organization.
 func TestRoleMatrix(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -29,6 +31,7 @@ func TestRoleMatrix(t *testing.T) {
 		A = 1 << iota // admin
 		P             // publisher
 		S             // support
+		O             // org-admin of acme
 	)
 	for _, tc := range []struct {
 		method, path string
@@ -45,7 +48,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"GET", "/api/v1/tokens", nil, A},
 		{"POST", "/api/v1/tokens", func(int) any { return map[string]string{"name": "t", "role": "support"} }, A},
 		{"GET", "/api/v1/audit", nil, A | P | S},
-		{"GET", "/api/v1/organizations/acme/members", nil, A | P | S},
+		{"GET", "/api/v1/organizations/acme/members", nil, A | P | S | O},
 	} {
 		for i, role := range []freight.Role{freight.RoleAdmin, freight.RolePublisher, freight.RoleSupport, freight.RoleOrgAdmin, freight.RoleMember} {
 			t.Run(tc.method+" "+tc.path+" as "+string(role), func(t *testing.T) {
@@ -54,7 +57,7 @@ func TestRoleMatrix(t *testing.T) {
 					body = tc.body(i)
 				}
 				r := e.do(tc.method, tc.path, tokens[role], body)
-				bit := map[freight.Role]int{freight.RoleAdmin: A, freight.RolePublisher: P, freight.RoleSupport: S}[role]
+				bit := map[freight.Role]int{freight.RoleAdmin: A, freight.RolePublisher: P, freight.RoleSupport: S, freight.RoleOrgAdmin: O}[role]
 				if tc.allowed&bit != 0 {
 					if r.status >= 400 {
 						t.Errorf("status %d, want success; body %s", r.status, r.body)

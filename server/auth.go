@@ -8,32 +8,22 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-// requireAuth authenticates the bearer token of a request and puts the
-// resulting principal in its context; without a valid token the request
-// ends with 401.
-func (s *Server) requireAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
-	})
-}
-
 var (
-	errNoToken      = freight.Errorf(freight.EUNAUTHORIZED, "authentication required: send the header \"Authorization: Bearer <token>\"")
+	errNoToken      = freight.Errorf(freight.EUNAUTHORIZED, "authentication required: send the header \"Authorization: Bearer <token>\", or sign in")
 	errInvalidToken = freight.Errorf(freight.EUNAUTHORIZED, "invalid token")
 )
 
-// authenticate resolves the bearer token of r. Every failure before the
+// authenticate resolves the bearer token of r, or else its session
+// cookie. Every failure before the
 // secret is proven answers the same "invalid token", so that a caller cannot
 // learn which token ids exist; only the holder of a real secret learns that
 // it expired or was revoked.
 func (s *Server) authenticate(r *http.Request) (freight.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
+		if _, err := r.Cookie(s.sessionCookieName()); err == nil {
+			return s.sessionPrincipal(r)
+		}
 		return freight.Principal{}, errNoToken
 	}
 	scheme, secret, ok := strings.Cut(h, " ")
@@ -63,7 +53,7 @@ func (s *Server) authenticate(r *http.Request) (freight.Principal, error) {
 	if !tok.Active(now) {
 		return freight.Principal{}, freight.Errorf(freight.EUNAUTHORIZED, "token expired")
 	}
-	p := freight.Principal{UserID: tok.UserID, TokenID: tok.ID, Role: tok.Role, OrgID: tok.OrgID}
+	p := freight.Principal{UserID: tok.UserID, TokenID: tok.ID, Role: tok.Role, OrgID: tok.OrgID, Products: tok.Products}
 	if tok.UserID != "" {
 		// A user's token never acts with more than the user may do now: a
 		// demoted or removed user's tokens shrink with the user.

@@ -29,17 +29,3 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, freight.Errorf(freight.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
 }
-
-// me describes the caller.
-type me struct {
-	UserID  string       `json:"user_id,omitempty"`
-	TokenID string       `json:"token_id,omitempty"`
-	Role    freight.Role `json:"role"`
-	OrgID   string       `json:"org_id,omitempty"`
-}
-
-func (s *Server) getMe(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	writeJSON(w, http.StatusOK, me{UserID: p.UserID, TokenID: p.TokenID, Role: p.Role, OrgID: p.OrgID})
-	return nil
-}

@@ -18,10 +18,6 @@ type releaseInput struct {
 }
 
 func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanRead(), "list releases"); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	pg, err := page(q)
 	if err != nil {
@@ -49,10 +45,6 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanPublish(), "create releases"); err != nil {
-		return err
-	}
 	var in releaseInput
 	if err := s.decode(w, r, &in); err != nil {
 		return err
@@ -89,10 +81,6 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getRelease(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanRead(), "read releases"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "release", freight.PrefixRelease, "release")
 	if err != nil {
 		return err
@@ -106,10 +94,6 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanPublish(), "change releases"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "release", freight.PrefixRelease, "release")
 	if err != nil {
 		return err
@@ -140,10 +124,6 @@ func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) publishRelease(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanPublish(), "publish releases"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "release", freight.PrefixRelease, "release")
 	if err != nil {
 		return err
@@ -167,10 +147,6 @@ type yankInput struct {
 }
 
 func (s *Server) yankRelease(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanPublish(), "yank releases"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "release", freight.PrefixRelease, "release")
 	if err != nil {
 		return err
@@ -225,10 +201,6 @@ func (s *Server) transitionRelease(w http.ResponseWriter, r *http.Request, id, a
 }
 
 func (s *Server) deleteRelease(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanPublish(), "delete releases"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "release", freight.PrefixRelease, "release")
 	if err != nil {
 		return err
@@ -251,10 +223,6 @@ func (s *Server) deleteRelease(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanRead(), "list artifacts"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "release", freight.PrefixRelease, "release")
 	if err != nil {
 		return err

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/freight-portal/freight"
 )
@@ -27,6 +29,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case freight.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case freight.ERATELIMIT:
+		return http.StatusTooManyRequests
 	case freight.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}
@@ -58,6 +62,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body.Error.RequestID = RequestID(r.Context())
 	if code == freight.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="freight"`)
+	}
+	if d := freight.RetryAfter(err); d > 0 {
+		// Whole seconds, rounded up: "Retry-After: 0" would invite a loop.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
 	writeJSON(w, status, body)
 }

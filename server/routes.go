@@ -14,100 +14,158 @@ func (s *Server) adapt(h apiFunc) http.Handler {
 	})
 }
 
-// routes lists every route of the server.
+// routes lists every route of the server, each with the permission it
+// needs (see authz.go) and, for refusals, what it does.
 func (s *Server) routes() http.Handler {
 	api := http.NewServeMux()
-	handle := func(pattern string, h apiFunc) { api.Handle(pattern, s.requireAuth(s.adapt(h))) }
+	handle := func(pattern string, need perm, what string, h apiFunc) {
+		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: need.String()})
+		api.Handle(pattern, s.authorize(need, what, s.adapt(h)))
+	}
 
-	handle("GET /api/v1/me", s.getMe)
+	// Signing in and the links sent by mail.
+	handle("POST /api/v1/auth/signin", permPublic, "sign in", s.signIn)
+	handle("POST /api/v1/auth/mfa", permPublic, "complete a sign-in", s.signInMFA)
+	handle("POST /api/v1/auth/signout", permPublic, "sign out", s.signOut)
+	handle("POST /api/v1/auth/forgot", permPublic, "ask for a password reset", s.forgotPassword)
+	handle("POST /api/v1/auth/reset", permPublic, "reset a password", s.resetPassword)
+	handle("POST /api/v1/auth/accept", permPublic, "accept an invitation", s.acceptInvitation)
+	handle("POST /api/v1/auth/verify", permPublic, "verify an email address", s.verifyEmail)
+	handle("GET /api/v1/auth/providers", permPublic, "list sign-in providers", s.listProviders)
 
-	handle("GET /api/v1/organizations", s.listOrganizations)
-	handle("POST /api/v1/organizations", s.createOrganization)
-	handle("GET /api/v1/organizations/{org}", s.getOrganization)
-	handle("PATCH /api/v1/organizations/{org}", s.updateOrganization)
-	handle("DELETE /api/v1/organizations/{org}", s.deleteOrganization)
-	handle("GET /api/v1/organizations/{org}/members", s.listMembers)
-	handle("PUT /api/v1/organizations/{org}/members/{user}", s.putMember)
-	handle("DELETE /api/v1/organizations/{org}/members/{user}", s.deleteMember)
+	handle("GET /api/v1/me", permSelf, "see who you are", s.getMe)
 
-	handle("GET /api/v1/users", s.listUsers)
-	handle("POST /api/v1/users", s.createUser)
-	handle("GET /api/v1/users/{user}", s.getUser)
-	handle("PATCH /api/v1/users/{user}", s.updateUser)
-	handle("DELETE /api/v1/users/{user}", s.deleteUser)
-	handle("GET /api/v1/users/{user}/memberships", s.listUserMemberships)
+	// The signed-in person's own account.
+	handle("POST /api/v1/auth/signout-everywhere", permEnroll, "sign out everywhere", s.signOutEverywhere)
+	handle("POST /api/v1/account/organization", permSession, "switch organization", s.switchOrganization)
+	handle("POST /api/v1/account/password", permEnroll, "change your password", s.changePassword)
+	handle("POST /api/v1/account/verify-email", permSession, "ask for a verification link", s.sendVerification)
+	handle("POST /api/v1/account/mfa/totp", permEnroll, "enrol a second factor", s.beginTOTP)
+	handle("POST /api/v1/account/mfa/totp/confirm", permEnroll, "enrol a second factor", s.confirmTOTP)
+	handle("POST /api/v1/account/mfa/recovery-codes", permSession, "renew recovery codes", s.renewRecoveryCodes)
+	handle("POST /api/v1/account/mfa/disable", permSession, "turn off the second factor", s.disableMFA)
+	handle("GET /api/v1/account/sessions", permSession, "list your sessions", s.listSessions)
+	handle("DELETE /api/v1/account/sessions/{session}", permSession, "end a session", s.endSession)
+	handle("GET /api/v1/account/tokens", permSession, "list your tokens", s.listPersonalTokens)
+	handle("POST /api/v1/account/tokens", permSession, "create a personal token", s.createPersonalToken)
+	handle("DELETE /api/v1/account/tokens/{token}", permSession, "revoke a personal token", s.revokePersonalToken)
 
-	handle("GET /api/v1/products", s.listProducts)
-	handle("POST /api/v1/products", s.createProduct)
-	handle("GET /api/v1/products/{product}", s.getProduct)
-	handle("PATCH /api/v1/products/{product}", s.updateProduct)
-	handle("DELETE /api/v1/products/{product}", s.deleteProduct)
-	handle("GET /api/v1/products/{product}/releases", s.listReleases)
-	handle("POST /api/v1/products/{product}/releases", s.createRelease)
+	handle("GET /api/v1/settings", permRead, "read the settings", s.getSettings)
+	handle("PATCH /api/v1/settings", permAdmin, "change the settings", s.updateSettings)
 
-	handle("GET /api/v1/releases/{release}", s.getRelease)
-	handle("PATCH /api/v1/releases/{release}", s.updateRelease)
-	handle("DELETE /api/v1/releases/{release}", s.deleteRelease)
-	handle("POST /api/v1/releases/{release}/publish", s.publishRelease)
-	handle("POST /api/v1/releases/{release}/yank", s.yankRelease)
-	handle("GET /api/v1/releases/{release}/artifacts", s.listArtifacts)
-	handle("POST /api/v1/releases/{release}/artifacts", s.createArtifact)
-	handle("GET /api/v1/artifacts/{artifact}", s.getArtifact)
-	handle("DELETE /api/v1/artifacts/{artifact}", s.deleteArtifact)
+	handle("GET /api/v1/organizations", permRead, "list organizations", s.listOrganizations)
+	handle("POST /api/v1/organizations", permAdmin, "create organizations", s.createOrganization)
+	handle("GET /api/v1/organizations/{org}", permOrgRead, "read organizations", s.getOrganization)
+	handle("PATCH /api/v1/organizations/{org}", permAdmin, "change organizations", s.updateOrganization)
+	handle("DELETE /api/v1/organizations/{org}", permAdmin, "delete organizations", s.deleteOrganization)
+	handle("GET /api/v1/organizations/{org}/members", permOrgRead, "list members", s.listMembers)
+	handle("PUT /api/v1/organizations/{org}/members/{user}", permOrgManage, "change members", s.putMember)
+	handle("DELETE /api/v1/organizations/{org}/members/{user}", permOrgManage, "remove members", s.deleteMember)
+	handle("POST /api/v1/organizations/{org}/invitations", permOrgInvite, "invite users", s.inviteMember)
+	handle("GET /api/v1/organizations/{org}/tokens", permOrgManage, "list service-account tokens", s.listOrgTokens)
+	handle("POST /api/v1/organizations/{org}/tokens", permOrgManage, "create service-account tokens", s.createOrgToken)
+	handle("DELETE /api/v1/organizations/{org}/tokens/{token}", permOrgManage, "revoke service-account tokens", s.revokeOrgToken)
 
-	handle("GET /api/v1/uploads", s.listUploads)
-	handle("GET /api/v1/uploads/{upload}", s.getUpload)
-	handle("POST /api/v1/uploads/{upload}/urls", s.partURLs)
-	handle("POST /api/v1/uploads/{upload}/complete", s.completeUpload)
-	handle("DELETE /api/v1/uploads/{upload}", s.abortUpload)
+	handle("GET /api/v1/users", permRead, "list users", s.listUsers)
+	handle("POST /api/v1/users", permAdmin, "create users", s.createUser)
+	handle("POST /api/v1/invitations", permAdmin, "invite vendor staff", s.inviteStaff)
+	handle("GET /api/v1/users/{user}", permRead, "read users", s.getUser)
+	handle("PATCH /api/v1/users/{user}", permAdmin, "change users", s.updateUser)
+	handle("DELETE /api/v1/users/{user}", permAdmin, "delete users", s.deleteUser)
+	handle("GET /api/v1/users/{user}/memberships", permRead, "list memberships", s.listUserMemberships)
+
+	handle("GET /api/v1/products", permRead, "list products", s.listProducts)
+	handle("POST /api/v1/products", permPublish, "create products", s.createProduct)
+	handle("GET /api/v1/products/{product}", permRead, "read products", s.getProduct)
+	handle("PATCH /api/v1/products/{product}", permPublish, "change products", s.updateProduct)
+	handle("DELETE /api/v1/products/{product}", permAdmin, "delete products", s.deleteProduct)
+	handle("GET /api/v1/products/{product}/releases", permRead, "list releases", s.listReleases)
+	handle("POST /api/v1/products/{product}/releases", permPublish, "create releases", s.createRelease)
+
+	handle("GET /api/v1/releases/{release}", permRead, "read releases", s.getRelease)
+	handle("PATCH /api/v1/releases/{release}", permPublish, "change releases", s.updateRelease)
+	handle("DELETE /api/v1/releases/{release}", permPublish, "delete releases", s.deleteRelease)
+	handle("POST /api/v1/releases/{release}/publish", permPublish, "publish releases", s.publishRelease)
+	handle("POST /api/v1/releases/{release}/yank", permPublish, "yank releases", s.yankRelease)
+	handle("GET /api/v1/releases/{release}/artifacts", permRead, "list artifacts", s.listArtifacts)
+	handle("POST /api/v1/releases/{release}/artifacts", permPublish, "upload artifacts", s.createArtifact)
+	handle("GET /api/v1/artifacts/{artifact}", permRead, "read artifacts", s.getArtifact)
+	handle("DELETE /api/v1/artifacts/{artifact}", permPublish, "delete artifacts", s.deleteArtifact)
+
+	handle("GET /api/v1/uploads", permPublish, "see uploads", s.listUploads)
+	handle("GET /api/v1/uploads/{upload}", permPublish, "see uploads", s.getUpload)
+	handle("POST /api/v1/uploads/{upload}/urls", permPublish, "upload artifacts", s.partURLs)
+	handle("POST /api/v1/uploads/{upload}/complete", permPublish, "complete uploads", s.completeUpload)
+	handle("DELETE /api/v1/uploads/{upload}", permPublish, "cancel uploads", s.abortUpload)
 	// A part URL is its own credential, like a presigned S3 URL.
-	api.Handle("PUT /api/v1/uploads/{upload}/parts/{part}", s.adapt(s.putPart))
+	handle("PUT /api/v1/uploads/{upload}/parts/{part}", permPublic, "upload parts", s.putPart)
 
-	handle("GET /api/v1/entitlements", s.listEntitlements)
-	handle("POST /api/v1/entitlements", s.createEntitlement)
-	handle("GET /api/v1/entitlements/{entitlement}", s.getEntitlement)
-	handle("PATCH /api/v1/entitlements/{entitlement}", s.updateEntitlement)
-	handle("DELETE /api/v1/entitlements/{entitlement}", s.deleteEntitlement)
+	handle("GET /api/v1/entitlements", permRead, "list entitlements", s.listEntitlements)
+	handle("POST /api/v1/entitlements", permAdmin, "create entitlements", s.createEntitlement)
+	handle("GET /api/v1/entitlements/{entitlement}", permRead, "read entitlements", s.getEntitlement)
+	handle("PATCH /api/v1/entitlements/{entitlement}", permAdmin, "change entitlements", s.updateEntitlement)
+	handle("DELETE /api/v1/entitlements/{entitlement}", permAdmin, "delete entitlements", s.deleteEntitlement)
 
-	handle("GET /api/v1/tokens", s.listTokens)
-	handle("POST /api/v1/tokens", s.createToken)
-	handle("GET /api/v1/tokens/{token}", s.getToken)
-	handle("DELETE /api/v1/tokens/{token}", s.revokeToken)
+	handle("GET /api/v1/tokens", permAdmin, "list tokens", s.listTokens)
+	handle("POST /api/v1/tokens", permAdmin, "create tokens", s.createToken)
+	handle("GET /api/v1/tokens/{token}", permAdmin, "read tokens", s.getToken)
+	handle("DELETE /api/v1/tokens/{token}", permAdmin, "revoke tokens", s.revokeToken)
 
-	handle("GET /api/v1/audit", s.listAudit)
+	handle("GET /api/v1/audit", permRead, "read the audit log", s.listAudit)
 
-	handle("GET /api/v1/catalog", s.catalog)
-	handle("GET /api/v1/products/{product}/upgrade", s.upgrade)
-	handle("POST /api/v1/artifacts/{artifact}/download", s.requestDownload)
-	handle("GET /api/v1/downloads", s.listDownloads)
-	handle("GET /api/v1/licenses", s.listLicenses)
-	handle("POST /api/v1/licenses", s.createLicense)
-	handle("GET /api/v1/licenses/{license}", s.getLicense)
-	handle("GET /api/v1/licenses/{license}/file", s.licenseFile)
-	handle("POST /api/v1/licenses/{license}/amend", s.amendLicense)
-	handle("POST /api/v1/licenses/{license}/revoke", s.revokeLicense)
-	api.HandleFunc("GET /api/v1/license-revocations", s.licenseRevocations)
+	// What customers may download; handlers keep every caller to what its
+	// organization's entitlements allow.
+	handle("GET /api/v1/catalog", permSignedIn, "see the catalog", s.catalog)
+	handle("GET /api/v1/products/{product}/upgrade", permSignedIn, "check for upgrades", s.upgrade)
+	handle("POST /api/v1/artifacts/{artifact}/download", permSignedIn, "download", s.requestDownload)
+	handle("GET /api/v1/downloads", permDownloadsRead, "see downloads", s.listDownloads)
+	handle("GET /api/v1/licenses", permSignedIn, "list licenses", s.listLicenses)
+	handle("POST /api/v1/licenses", permAdmin, "issue licenses", s.createLicense)
+	handle("GET /api/v1/licenses/{license}", permSignedIn, "read licenses", s.getLicense)
+	handle("GET /api/v1/licenses/{license}/file", permSignedIn, "download license files", s.licenseFile)
+	handle("POST /api/v1/licenses/{license}/amend", permAdmin, "amend licenses", s.amendLicense)
+	handle("POST /api/v1/licenses/{license}/revoke", permAdmin, "revoke licenses", s.revokeLicense)
+	handle("GET /api/v1/license-revocations", permPublic, "list revoked licenses", func(w http.ResponseWriter, r *http.Request) error {
+		s.licenseRevocations(w, r)
+		return nil
+	})
 
-	handle("GET /api/v1/keys", s.listKeys)
-	handle("POST /api/v1/keys/rotate", s.rotateKey)
-	handle("POST /api/v1/keys/{key}/retire", s.retireKey)
+	handle("GET /api/v1/keys", permAdmin, "see signing keys", s.listKeys)
+	handle("POST /api/v1/keys/rotate", permAdmin, "rotate signing keys", s.rotateKey)
+	handle("POST /api/v1/keys/{key}/retire", permAdmin, "retire signing keys", s.retireKey)
 
 	// Anything else under /api/ answers a JSON 404, not the mux's text one.
 	api.HandleFunc("/api/", s.notFound)
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/api/", api)
+	// Sign-in at an OpenID provider: browser navigations, not API calls.
+	browserRoute := func(pattern string, h apiFunc) {
+		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: permPublic.String()})
+		mux.Handle(pattern, s.adapt(h))
+	}
+	browserRoute("GET /auth/oidc/{provider}/start", s.oidcStart)
+	browserRoute("GET /auth/oidc/{provider}/callback", s.oidcCallback)
+
+	// Browsers must not be able to make a signed-in person's browser
+	// change anything from another site: non-safe cross-origin requests
+	// are refused (Sec-Fetch-Site, or Origin against Host). API clients
+	// send neither header and pass.
+	mux.Handle("/api/", http.NewCrossOriginProtection().Handler(api))
 	mux.HandleFunc("/", s.notFound)
 
 	// The download origin and the public keys stay outside the logging
 	// middleware: its response writer would hide net/http's ReadFrom, and
 	// with it sendfile. The origin logs each download itself.
 	top := http.NewServeMux()
-	top.HandleFunc("GET /d/{token}/{name}", s.serveDownload)
-	top.HandleFunc("GET /.well-known/freight-keys.json", s.publicKeys)
-	top.HandleFunc("GET /.well-known/freight-license-keys.json", s.licensePublicKeys)
+	public := func(pattern string, h http.HandlerFunc) {
+		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: permPublic.String()})
+		top.HandleFunc(pattern, h)
+	}
+	public("GET /d/{token}/{name}", s.serveDownload)
+	public("GET /.well-known/freight-keys.json", s.publicKeys)
+	public("GET /.well-known/freight-license-keys.json", s.licensePublicKeys)
+	public("GET /healthz", s.healthz)
+	public("GET /readyz", s.readyz)
 	top.Handle("/", s.withLogging(mux))
 	return withRequestID(top)
 }

@@ -3,15 +3,19 @@ package server
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/oidc"
+	"github.com/freight-portal/freight/password"
 	"github.com/freight-portal/freight/signing"
 )
 
@@ -50,6 +54,27 @@ type Config struct {
 	DeliveryMode string
 	// CloudFront configures DeliveryCloudFront.
 	CloudFront CloudFront
+
+	// InsecureCookies drops the Secure attribute and the __Host- prefix of
+	// the session cookie, for plain-http local use only.
+	InsecureCookies bool
+	// SessionIdle and SessionLifetime end a browser session after that
+	// long without a request, or that long after sign-in.
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+	// Mailer sends invitations, verification and reset links; nil drops
+	// mail (with a warning in the log).
+	Mailer freight.Mailer
+	// PasswordParams are the argon2id parameters of new password hashes;
+	// zero means password.Default. Older hashes are upgraded at sign-in.
+	PasswordParams password.Params
+	// Providers are the OpenID providers people may sign in with.
+	Providers []*oidc.Provider
+	// SignInRate and SignInBurst bound the sign-in attempts (passwords,
+	// second factors, reset and invitation links) per client address:
+	// a token bucket refilled at SignInRate per second.
+	SignInRate  float64
+	SignInBurst int
 }
 
 // CloudFront describes a CloudFront distribution in front of the blob
@@ -84,6 +109,18 @@ type Server struct {
 	handler     http.Handler
 	// cfSigner signs CloudFront URLs; nil unless DeliveryCloudFront.
 	cfSigner *sign.URLSigner
+	// routeList is every route with its permission, for Routes.
+	routeList []Route
+	// limiter bounds sign-in attempts per client address; lockouts keeps
+	// the failure counters of unknown email addresses, so that they lock
+	// out like real accounts and reveal nothing.
+	limiter  *ipLimiter
+	lockouts *ghostLockouts
+	// wg counts work done after answering (mail).
+	wg sync.WaitGroup
+	// dummyHash is checked against when an account does not exist, so
+	// that an unknown email costs the same time as a wrong password.
+	dummyHash string
 }
 
 // New returns a Server. The logger should be wrapped with LogHandler so
@@ -112,6 +149,21 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 		cfg.ResumeWindow = DefaultResumeWindow
 	}
 	cfg.ResumeWindow = max(cfg.ResumeWindow, cfg.StartWindow)
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.PasswordParams == (password.Params{}) {
+		cfg.PasswordParams = password.Default
+	}
+	if cfg.SignInRate <= 0 {
+		cfg.SignInRate = DefaultSignInRate
+	}
+	if cfg.SignInBurst <= 0 {
+		cfg.SignInBurst = DefaultSignInBurst
+	}
 	if cfg.BudgetFactor <= 0 {
 		cfg.BudgetFactor = DefaultBudgetFactor
 	}
@@ -121,6 +173,9 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	if cfg.DeliveryMode == DeliveryCloudFront && cfg.CloudFront.Signer != nil {
 		s.cfSigner = sign.NewURLSigner(cfg.CloudFront.KeyID, cfg.CloudFront.Signer)
 	}
+	s.limiter = newIPLimiter(cfg.SignInRate, cfg.SignInBurst, cfg.Now)
+	s.lockouts = newGhostLockouts()
+	s.dummyHash = dummyHash(cfg.PasswordParams)
 	s.handler = s.routes()
 	return s
 }
@@ -162,4 +217,16 @@ func (s *Server) changeAs(ctx context.Context, r *http.Request, action, targetTy
 type audited struct {
 	id, orgID string
 	details   any
+}
+
+// dummyHash returns a hash of a random password with the given
+// parameters, to check against when an account has none.
+func dummyHash(p password.Params) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	h, err := password.Hash(context.Background(), string(b), p)
+	if err != nil {
+		panic(err) // only a cancelled context fails, and this one is not
+	}
+	return h
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/freight-portal/freight"
 	fsblob "github.com/freight-portal/freight/blob/fs"
 	"github.com/freight-portal/freight/internal/testdb"
+	"github.com/freight-portal/freight/password"
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/sqlstore"
 )
@@ -52,6 +53,39 @@ type env struct {
 	admin  *freight.User
 	token  string // the admin's token
 	client *http.Client
+	mail   *mailbox
+}
+
+// mailbox is a Mailer that keeps what it is sent.
+type mailbox struct {
+	mu   sync.Mutex
+	msgs []freight.Message
+}
+
+func (m *mailbox) Send(ctx context.Context, msg *freight.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.msgs = append(m.msgs, *msg)
+	return nil
+}
+
+// last returns the last message sent to addr, or nil.
+func (m *mailbox) last(addr string) *freight.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.msgs) - 1; i >= 0; i-- {
+		if m.msgs[i].To == addr {
+			msg := m.msgs[i]
+			return &msg
+		}
+	}
+	return nil
+}
+
+func (m *mailbox) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.msgs)
 }
 
 type syncBuffer struct {
@@ -96,14 +130,18 @@ func newEnvWith(t testing.TB, blobs freight.BlobStore, opts ...func(*server.Conf
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now().UTC().Truncate(time.Microsecond)}
-	cfg := server.Config{Now: clk.Now, MaxBodyBytes: 4096, PartSize: 5 << 20, MaxArtifactSize: 1 << 30}
+	outbox := &mailbox{}
+	// Cheap password hashes keep the tests quick; the timing test sets
+	// the real parameters.
+	cfg := server.Config{Now: clk.Now, MaxBodyBytes: 4096, PartSize: 5 << 20, MaxArtifactSize: 1 << 30,
+		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}, Mailer: outbox, SignInBurst: 1000}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	h := server.New(db, blobs, logger, cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, h: h, srv: h, url: srv.URL, store: db, blobs: blobs, clock: clk, logs: logs, client: srv.Client()}
+	e := &env{t: t, h: h, srv: h, url: srv.URL, store: db, blobs: blobs, clock: clk, logs: logs, client: srv.Client(), mail: outbox}
 	e.admin = &freight.User{Email: "root@vendor.example", VendorRole: freight.RoleAdmin}
 	if err := db.CreateUser(ctx, e.admin); err != nil {
 		t.Fatal(err)

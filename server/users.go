@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/freight-portal/freight"
 )
@@ -32,10 +34,6 @@ func (in userInput) apply(u *freight.User) {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanRead(), "list users"); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	pg, err := page(q)
 	if err != nil {
@@ -58,10 +56,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanAdminister(), "create users"); err != nil {
-		return err
-	}
 	var in userInput
 	if err := s.decode(w, r, &in); err != nil {
 		return err
@@ -85,10 +79,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanRead(), "read users"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "user", freight.PrefixUser, "user")
 	if err != nil {
 		return err
@@ -103,9 +93,6 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
-	if err := need(p, p.CanAdminister(), "change users"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "user", freight.PrefixUser, "user")
 	if err != nil {
 		return err
@@ -133,6 +120,15 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return audited{}, err
 		}
+		if after.Disabled && !before.Disabled {
+			// A disabled account's sessions and tokens end now.
+			if _, err := tx.DeleteSessions(r.Context(), id, ""); err != nil {
+				return audited{}, err
+			}
+			if err := revokeUserTokens(r.Context(), tx, id, s.now()); err != nil {
+				return audited{}, err
+			}
+		}
 		return audited{id: id, details: diff{Before: before, After: after}}, nil
 	})
 	if err != nil {
@@ -144,9 +140,6 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
-	if err := need(p, p.CanAdminister(), "delete users"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "user", freight.PrefixUser, "user")
 	if err != nil {
 		return err
@@ -172,10 +165,6 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listUserMemberships(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanRead(), "list memberships"); err != nil {
-		return err
-	}
 	id, err := pathID(r, "user", freight.PrefixUser, "user")
 	if err != nil {
 		return err
@@ -196,10 +185,6 @@ func (s *Server) listUserMemberships(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanRead(), "list memberships"); err != nil {
-		return err
-	}
 	pg, err := page(r.URL.Query())
 	if err != nil {
 		return err
@@ -221,10 +206,6 @@ type membershipInput struct {
 }
 
 func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanAdminister(), "change memberships"); err != nil {
-		return err
-	}
 	userID, err := pathID(r, "user", freight.PrefixUser, "user")
 	if err != nil {
 		return err
@@ -234,10 +215,22 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var m freight.Membership
+	p := principal(r.Context())
 	err = s.change(r, "membership.put", "user", func(tx freight.Store) (audited, error) {
 		o, err := organizationRef(r.Context(), tx, r.PathValue("org"))
 		if err != nil {
 			return audited{}, err
+		}
+		if p.Role.IsOrg() {
+			// An org-admin changes the roles of its members; new people
+			// join by invitation, which their own mailbox accepts.
+			ms, _, err := tx.Memberships(r.Context(), freight.MembershipFilter{UserID: userID, OrgID: o.ID, Page: freight.Page{Limit: 1}})
+			if err != nil {
+				return audited{}, err
+			}
+			if len(ms) == 0 {
+				return audited{}, freight.Errorf(freight.ENOTFOUND, "no such member: invite new people instead")
+			}
 		}
 		m = freight.Membership{UserID: userID, OrgID: o.ID, Role: in.Role}
 		if err := m.Validate(); err != nil {
@@ -256,10 +249,6 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r.Context())
-	if err := need(p, p.CanAdminister(), "change memberships"); err != nil {
-		return err
-	}
 	userID, err := pathID(r, "user", freight.PrefixUser, "user")
 	if err != nil {
 		return err
@@ -279,4 +268,26 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// revokeUserTokens revokes every token of a user.
+func revokeUserTokens(ctx context.Context, tx freight.Store, userID string, now time.Time) error {
+	f := freight.TokenFilter{UserID: userID, Page: freight.Page{Limit: freight.MaxPageSize}}
+	for {
+		ts, next, err := tx.Tokens(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if t.RevokedAt == nil {
+				if _, err := tx.RevokeToken(ctx, t.ID, now); err != nil {
+					return err
+				}
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		f.After = next
+	}
 }

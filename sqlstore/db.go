@@ -114,6 +114,10 @@ func (db *DB) Close() error { return db.sqlDB.Close() }
 // Dialect returns "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
 
+// SQL returns the underlying database handle, for tests and tools that
+// inspect the data as it is stored.
+func (db *DB) SQL() *sql.DB { return db.sqlDB }
+
 // now returns the current time as the database stores it.
 func (db *DB) now() time.Time {
 	now := time.Now

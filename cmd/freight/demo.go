@@ -74,6 +74,9 @@ func demoFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) err
 			return err
 		}
 		c.blobs = ""
+		// The demo serves plain http on this machine: a Secure cookie
+		// would never come back.
+		c.insecureCookies = true
 		logger := c.log.logger(stderr)
 		db, err := openDB(ctx, &c.db, logger)
 		if err != nil {

@@ -43,6 +43,12 @@ type serveConfig struct {
 	bindIP          bool
 	delivery        oneOf
 	cloudFront      cloudFrontConfig
+	insecureCookies bool
+	sessionIdle     time.Duration
+	sessionLifetime time.Duration
+	mailOutbox      string
+	mailFrom        string
+	oidcProviders   string
 	db              dbConfig
 	log             logConfig
 }
@@ -68,6 +74,12 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.cloudFront.keyID, "cloudfront-key-id", "", "delivery cloudfront: id of the public key in the distribution's trusted key group, such as K2JCJMDEHXQW5F")
 	fs.StringVar(&c.cloudFront.privateKey, "cloudfront-private-key", "", "delivery cloudfront: path of the matching private key, PEM (RSA 2048 or ECDSA P-256; PKCS #1, SEC 1 or PKCS #8, unencrypted)")
 	fs.StringVar(&c.cloudFront.pathPrefix, "cloudfront-path-prefix", "", "delivery cloudfront: path under which the distribution serves the blob store's sha256/ folder (default: the prefix of an s3:// blob store; / for none)")
+	fs.BoolVar(&c.insecureCookies, "insecure-cookies", false, "send the session cookie without Secure and without the __Host- prefix, for plain-http use on localhost only")
+	fs.DurationVar(&c.sessionIdle, "session-idle", server.DefaultSessionIdle, "a browser session ends after this long without a request")
+	fs.DurationVar(&c.sessionLifetime, "session-lifetime", server.DefaultSessionLifetime, "a browser session ends this long after sign-in, whatever its use")
+	fs.StringVar(&c.mailOutbox, "mail-outbox", "", "folder where mail (invitations, reset links) is written as .eml files (default: the outbox folder in the data directory)")
+	fs.StringVar(&c.mailFrom, "mail-from", "Freight <noreply@freight.invalid>", "sender of the portal's mail, with an optional name")
+	fs.StringVar(&c.oidcProviders, "oidc-providers", "", "TOML file listing the OpenID Connect providers people may sign in with (see README)")
 	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
 	c.db.flags(fs, defaultDataDir)
 	c.log.flags(fs)
@@ -244,6 +256,15 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		MaxBodyBytes: c.maxBody, Version: version, PublicURL: c.publicURL,
 		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
 		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
+		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
+	}
+	mailer, err := c.mailer(logger)
+	if err != nil {
+		return err
+	}
+	cfg.Mailer = mailer
+	if cfg.Providers, err = c.providers(ctx, logger); err != nil {
+		return err
 	}
 	if err := c.deliveryConfig(&cfg, blobs); err != nil {
 		return err
