@@ -386,3 +386,32 @@ func TestIssueToken(t *testing.T) {
 		}
 	})
 }
+
+// FuzzParseSessionAndTicketSecrets checks the cookie and link parsers: a
+// secret of one kind never parses as another, and what parses has the
+// right shape.
+func FuzzParseSessionAndTicketSecrets(f *testing.F) {
+	_, ses, _ := freight.NewSessionSecret(testTime)
+	_, tkt, _ := freight.NewTicketSecret(testTime)
+	_, tok, _ := freight.NewTokenSecret(testTime)
+	for _, s := range []string{ses, tkt, tok, "", "frs_", "frl_", ses + "\n", strings.Replace(ses, "frs_", "frl_", 1), strings.Replace(tkt, "tkt_", "ses_", 1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sid, sh, sok := freight.ParseSessionSecret(s)
+		lid, lh, lok := freight.ParseTicketSecret(s)
+		_, _, tok := freight.ParseTokenSecret(s)
+		if (sok && lok) || (sok && tok) || (lok && tok) {
+			t.Fatalf("%q parses as more than one kind of secret", s)
+		}
+		if sok && (!strings.HasPrefix(s, "frs_"+sid+"_") || !freight.ValidID(freight.PrefixSession, sid) || len(sh) != sha256.Size) {
+			t.Errorf("ParseSessionSecret(%q) = %q, %x", s, sid, sh)
+		}
+		if lok && (!strings.HasPrefix(s, "frl_"+lid+"_") || !freight.ValidID(freight.PrefixTicket, lid) || len(lh) != sha256.Size) {
+			t.Errorf("ParseTicketSecret(%q) = %q, %x", s, lid, lh)
+		}
+		if !sok && (sid != "" || sh != nil) || !lok && (lid != "" || lh != nil) {
+			t.Errorf("a refused secret returned an id or a hash")
+		}
+	})
+}
