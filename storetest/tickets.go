@@ -134,19 +134,23 @@ func testTicketInvalid(t *testing.T, s freight.Store) {
 		return tk
 	}
 	for name, tk := range map[string]*freight.Ticket{
-		"unknown kind":              mk(func(tk *freight.Ticket) { tk.Kind = "login" }),
-		"reset without user":        mk(func(tk *freight.Ticket) { tk.UserID = "" }),
-		"verify without user":       mk(func(tk *freight.Ticket) { tk.Kind, tk.UserID = freight.TicketVerify, "" }),
-		"invite to nothing":         mk(func(tk *freight.Ticket) { tk.Kind = freight.TicketInvite }),
-		"invite to org and vendor":  mk(func(tk *freight.Ticket) { tk.Kind, tk.OrgID, tk.Role, tk.VendorRole = freight.TicketInvite, o.ID, freight.RoleMember, freight.RoleAdmin }),
+		"unknown kind":        mk(func(tk *freight.Ticket) { tk.Kind = "login" }),
+		"reset without user":  mk(func(tk *freight.Ticket) { tk.UserID = "" }),
+		"verify without user": mk(func(tk *freight.Ticket) { tk.Kind, tk.UserID = freight.TicketVerify, "" }),
+		"invite to nothing":   mk(func(tk *freight.Ticket) { tk.Kind = freight.TicketInvite }),
+		"invite to org and vendor": mk(func(tk *freight.Ticket) {
+			tk.Kind, tk.OrgID, tk.Role, tk.VendorRole = freight.TicketInvite, o.ID, freight.RoleMember, freight.RoleAdmin
+		}),
 		"invite with a vendor role": mk(func(tk *freight.Ticket) { tk.Kind, tk.OrgID, tk.Role = freight.TicketInvite, o.ID, freight.RoleAdmin }),
 		"invite to a bad role":      mk(func(tk *freight.Ticket) { tk.Kind, tk.VendorRole = freight.TicketInvite, freight.RoleMember }),
 		"bad email":                 mk(func(tk *freight.Ticket) { tk.Email = "ann" }),
 		"short hash":                mk(func(tk *freight.Ticket) { tk.SecretHash = tk.SecretHash[:31] }),
 		"no expiry":                 mk(func(tk *freight.Ticket) { tk.ExpiresAt = time.Time{} }),
 		"malformed user id":         mk(func(tk *freight.Ticket) { tk.UserID = "ann" }),
-		"malformed org id":          mk(func(tk *freight.Ticket) { tk.Kind, tk.UserID, tk.OrgID, tk.Role = freight.TicketInvite, "", "acme", freight.RoleMember }),
-		"malformed id":              mk(func(tk *freight.Ticket) { tk.ID = "tkt_" }),
+		"malformed org id": mk(func(tk *freight.Ticket) {
+			tk.Kind, tk.UserID, tk.OrgID, tk.Role = freight.TicketInvite, "", "acme", freight.RoleMember
+		}),
+		"malformed id": mk(func(tk *freight.Ticket) { tk.ID = "tkt_" }),
 	} {
 		wantCode(t, "CreateTicket with "+name, s.CreateTicket(t.Context(), tk), freight.EINVALID)
 	}
