@@ -404,11 +404,14 @@ func testSessionCascade(t *testing.T, s freight.Store) {
 			MustPutMembership(t, s, &freight.Membership{UserID: u.ID, OrgID: o.ID, Role: freight.RoleMember})
 		}
 	}
-	annAcme := MustCreateSession(t, s, newSession(ann.ID, acme.ID, ts(time.Hour)))
-	annGlobex := MustCreateSession(t, s, newSession(ann.ID, globex.ID, ts(time.Hour)))
-	annVendor := MustCreateSession(t, s, newSession(ann.ID, "", ts(time.Hour)))
-	bobAcme := MustCreateSession(t, s, newSession(bob.ID, acme.ID, ts(time.Hour)))
-	bobGlobex := MustCreateSession(t, s, newSession(bob.ID, globex.ID, ts(time.Hour)))
+	// settle between creates: the lists below are in creation order.
+	mk := func(userID, orgID string) *freight.Session {
+		t.Helper()
+		settle()
+		return MustCreateSession(t, s, newSession(userID, orgID, ts(time.Hour)))
+	}
+	annAcme, annGlobex, annVendor := mk(ann.ID, acme.ID), mk(ann.ID, globex.ID), mk(ann.ID, "")
+	bobAcme, bobGlobex := mk(bob.ID, acme.ID), mk(bob.ID, globex.ID)
 
 	// A role change keeps the session; leaving the organization ends it.
 	MustPutMembership(t, s, &freight.Membership{UserID: ann.ID, OrgID: acme.ID, Role: freight.RoleOrgAdmin})
