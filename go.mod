@@ -22,6 +22,8 @@ require (
 	rsc.io/qr v0.2.0
 )
 
+require golang.org/x/term v0.47.0 // indirect
+
 require (
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.15 // indirect

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/freight-portal/freight/client"
 )
 
@@ -72,13 +74,26 @@ func cmp(a, b string) string {
 func loginFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) error {
 	var c clientConfig
 	c.flags(fs)
+	var email string
+	fs.StringVar(&email, "email", "", "sign in with this email and its password (and a second-factor code when the account has one) instead of giving a token: a personal token with your role is made and kept")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
 		in := os.Stdin
 		if c.server == "" {
 			c.server = prompt(in, stderr, "Portal URL: ")
 		}
+		if c.token == "" && email == "" {
+			c.token = prompt(in, stderr, "API token (leave empty to sign in with your email and password): ")
+			if c.token == "" {
+				email = prompt(in, stderr, "Email: ")
+			}
+		}
 		if c.token == "" {
-			c.token = prompt(in, stderr, "API token: ")
+			pw := promptSecret(in, stderr, "Password: ")
+			code := func() string { return prompt(in, stderr, "Code from your authenticator app (or a recovery code): ") }
+			var err error
+			if c.token, err = passwordLogin(ctx, c.server, email, pw, code); err != nil {
+				return err
+			}
 		}
 		cl, err := c.client()
 		if err != nil {
@@ -104,6 +119,46 @@ func loginFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) er
 		fmt.Fprintf(stdout, "Logged in to %s as %s (%s). Saved in %s.\n", c.server, cmp(me.UserID, me.TokenID), me.Role, path)
 		return nil
 	}
+}
+
+// passwordLogin signs in with an email and password (and a code when the
+// account asks for one), mints a personal token for this machine, and
+// ends the session, keeping only the token.
+func passwordLogin(ctx context.Context, server, email, password string, code func() string) (string, error) {
+	s := client.NewSignIn(server).WithUserAgent("freight/" + version)
+	mfa, err := s.Password(ctx, email, password)
+	if err != nil {
+		return "", fmt.Errorf("signing in to %s: %w", server, err)
+	}
+	if mfa {
+		if err := s.Code(ctx, code()); err != nil {
+			return "", fmt.Errorf("signing in to %s: %w", server, err)
+		}
+	}
+	host, _ := os.Hostname()
+	t, err := s.Token(ctx, "freight command line on "+cmp(host, "this machine"), 0)
+	if err != nil {
+		return "", fmt.Errorf("making a token: %w", err)
+	}
+	if err := s.SignOut(ctx); err != nil {
+		return "", fmt.Errorf("signing out: %w", err)
+	}
+	return t.Secret, nil
+}
+
+// promptSecret asks for a secret without echoing it when in is a
+// terminal.
+func promptSecret(in *os.File, out io.Writer, question string) string {
+	if !term.IsTerminal(int(in.Fd())) {
+		return prompt(in, out, question)
+	}
+	fmt.Fprint(out, question)
+	b, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(out)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func prompt(in io.Reader, out io.Writer, question string) string {

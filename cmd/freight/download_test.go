@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/client"
 )
 
 // downloadDemo is a demo portal whose download URLs expire quickly: a new
@@ -212,6 +213,32 @@ func waitForProgress(t *testing.T, path string, least int64, done <-chan error) 
 // against a demo portal, as its two customers.
 func TestDownload(t *testing.T) {
 	d := startDownloadDemo(t)
+
+	t.Run("PasswordLogin", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		var acme demoCustomer
+		for _, c := range d.info.Customers {
+			if c.Org == "acme" {
+				acme = c
+			}
+		}
+		noCode := func() string { t.Error("asked for a code of an account without a second factor"); return "" }
+		if _, err := passwordLogin(ctx, d.url, acme.Email, acme.Password+"x", noCode); freight.ErrorCode(err) != freight.EUNAUTHORIZED {
+			t.Errorf("wrong password: %v, want unauthorized", err)
+		}
+		tok, err := passwordLogin(ctx, d.url, acme.Email, acme.Password, noCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok == acme.Token || !strings.HasPrefix(tok, "frt_") {
+			t.Fatalf("token %.12s…: want a new personal token", tok)
+		}
+		me, err := client.New(d.url, tok).Me(ctx)
+		if err != nil || me.Role != freight.RoleMember || me.UserID == "" {
+			t.Errorf("the new token is %+v, %v: want the member of acme", me, err)
+		}
+	})
 
 	t.Run("ByReference", func(t *testing.T) {
 		t.Parallel()

@@ -19,6 +19,8 @@ var examples = map[string]string{
 `,
 	"login": `  freight login --server https://downloads.example.com --token frt_…
   freight login            # asks for both
+  freight login --server https://downloads.example.com --email you@example.com
+                           # signs in with your password (and code) and keeps a new personal token
 `,
 	"publish": `  freight publish --product millwright --version 2.4.0 --platform windows --arch x86_64 dist/*.msi
   freight publish --product millwright --version 2.5.0-rc.1 --channel rc --notes NOTES.md --draft setup.exe
