@@ -30,6 +30,12 @@ func (s *Server) RunJanitor(ctx context.Context, interval, gcInterval time.Durat
 		} else if n > 0 {
 			s.logger.InfoContext(ctx, "expired uploads", "count", n)
 		}
+		// Sessions past their absolute end are dead already; drop the rows.
+		if n, err := s.store.PruneSessions(ctx, s.now()); err != nil {
+			s.logger.ErrorContext(ctx, "pruning sessions", "err", err)
+		} else if n > 0 {
+			s.logger.InfoContext(ctx, "pruned expired sessions", "count", n)
+		}
 		if time.Since(lastGC) >= gcInterval {
 			lastGC = time.Now()
 			if n, err := s.CollectGarbage(ctx, gcGrace); err != nil {
