@@ -479,6 +479,16 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 	if file.Filename == "" || filepath.Base(file.Filename) != file.Filename || file.Filename == "." || file.Filename == ".." {
 		return res, fmt.Errorf("the portal names the file %q, which is not a plain file name", file.Filename)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return res, err
+	}
+	// From here on this run is the only one to touch the part and state
+	// files (or to remove them when the file is in place already).
+	lock, err := lockDownload(path)
+	if err != nil {
+		return res, err
+	}
+	defer lock.Unlock()
 	// A file already in place with the right content is not fetched again.
 	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == file.Size && file.SHA256 != "" {
 		if sum, err := fileSHA256(path); err == nil && sum == file.SHA256 {
@@ -491,11 +501,7 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 			return res, nil
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return res, err
-	}
 	if g == nil {
-		var err error
 		if g, err = cl.Download(ctx, file.ArtifactID); err != nil {
 			return res, fmt.Errorf("%s: %w", file.Filename, err)
 		}

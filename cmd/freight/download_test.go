@@ -119,7 +119,7 @@ func checkSaved(t *testing.T, path string, a demoArtifact) {
 	if got := sha256File(t, path); got != a.SHA256 {
 		t.Errorf("%s hashes to %s, want %s", path, got, a.SHA256)
 	}
-	for _, suffix := range []string{partSuffix, stateSuffix} {
+	for _, suffix := range []string{partSuffix, stateSuffix, lockSuffix} {
 		if _, err := os.Stat(path + suffix); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s%s is left after the download (%v)", path, suffix, err)
 		}
@@ -399,6 +399,43 @@ func TestDownload(t *testing.T) {
 		if n, _ := bytesServed(d.served(t, a.ID), before); n != a.Size-saved {
 			t.Errorf("the portal sent %d bytes to the second run, want %d", n, a.Size-saved)
 		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		// A second run to the same file while the first one writes it is
+		// refused and touches nothing; the first one carries on.
+		a := d.artifact(t, "millwright-1.1.0-linux-x86_64.tar.gz")
+		dir := t.TempDir()
+		path := filepath.Join(dir, a.Filename)
+		args := []string{"download", "millwright@1.1.0/" + a.Filename, "--dir", dir, "--quiet", "--json"}
+		done := make(chan error, 1)
+		var first string
+		go func() {
+			var err error
+			first, err = d.freight(context.Background(), t, "globex", append(args, "--limit-rate", "8M")...)
+			done <- err
+		}()
+		waitForProgress(t, path, 1<<20, done)
+		_, err := d.freight(context.Background(), t, "globex", args...)
+		if err == nil || !strings.Contains(err.Error(), "another freight download is writing "+path) {
+			t.Fatalf("a second download to the same file: err = %v, want one saying another is writing %s", err, path)
+		}
+		if _, usage := errors.AsType[usageError](err); usage {
+			t.Errorf("a download that is in progress elsewhere is a failure, not a usage error: %v", err)
+		}
+		// The same file to another name is no conflict.
+		other := filepath.Join(dir, "copy.tar.gz")
+		d.download(t, "globex", "millwright@1.1.0/"+a.Filename, "--output", other)
+		checkSaved(t, other, a)
+		if err := <-done; err != nil {
+			t.Fatalf("the first download: %v", err)
+		}
+		var firstRes downloadJSON
+		if err := json.Unmarshal([]byte(first), &firstRes); err != nil || firstRes.Outcome != "downloaded" || firstRes.BytesFetched != a.Size {
+			t.Errorf("the first download = %+v (%v), want all of it fetched, undisturbed", firstRes, err)
+		}
+		checkSaved(t, path, a)
 	})
 
 	t.Run("CorruptPart", func(t *testing.T) {
@@ -783,3 +820,4 @@ func TestDownloadStalls(t *testing.T) {
 		t.Errorf("requests asked for %q, want %q", ranges, want)
 	}
 }
+
