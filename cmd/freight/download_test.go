@@ -821,3 +821,49 @@ func TestDownloadStalls(t *testing.T) {
 	}
 }
 
+// TestDownloadResumeProgress resumes a download that an earlier run left
+// half done: the progress bar shows the whole file, but counts as moved,
+// for its rate and ETA, only what this run fetched.
+func TestDownloadResumeProgress(t *testing.T) {
+	content := []byte(strings.Repeat("freight ", 300000))
+	sum := sha256.Sum256(content)
+	digest := hex.EncodeToString(sum[:])
+	url := fakePortal(t, content, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"`+digest+`"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(string(content)))
+	})
+	path := filepath.Join(t.TempDir(), "file.bin")
+	half := int64(len(content) / 2)
+	part := make([]byte, len(content))
+	copy(part, content[:half])
+	if err := os.WriteFile(path+partSuffix, part, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := json.Marshal(fetchState{Version: 1, ArtifactID: "art_00000000000000000000000000", SHA256: digest, Size: int64(len(content)),
+		Segments: []stateSegment{{0, int64(len(content)), half}}})
+	if err := os.WriteFile(path+stateSuffix, st, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cl, err := (&clientConfig{server: url, token: "t"}).client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := newProgress(io.Discard, true)
+	o := fetchOptions{segments: 2}
+	res, err := o.fetch(context.Background(), cl, remoteFile{ArtifactID: "art_00000000000000000000000000", Filename: "file.bin"}, nil, path, prog)
+	prog.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != "resumed" || res.BytesResumed != half || res.BytesFetched != int64(len(content))-half {
+		t.Fatalf("fetch = %+v, want %d bytes resumed", res, half)
+	}
+	if got := sha256File(t, path); got != digest {
+		t.Fatalf("file.bin hashes to %s, want %s", got, digest)
+	}
+	b := prog.bars[0]
+	if n, moved := b.n.Load(), b.moved.Load(); n != int64(len(content)) || moved != res.BytesFetched {
+		t.Errorf("the bar counts %d bytes done and %d moved, want %d and %d", n, moved, len(content), res.BytesFetched)
+	}
+}
