@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -39,11 +40,17 @@ const (
 	partSuffix  = ".freight-part"
 	stateSuffix = ".freight-state"
 
-	// fetchChunk bounds what one request asks for: a request that starts
-	// in time may run past the URL's expiry, but a long one would keep an
-	// expired URL in use, and in the redirect delivery modes a request is
-	// charged in full even when it stops early.
-	fetchChunk = 4 << 20
+	// fetchChunk and fetchChunkMax bound what one request asks for: a
+	// request that starts in time may run past the URL's expiry, but a
+	// long one would keep an expired URL in use, and in the redirect
+	// delivery modes a request is charged in full even when it stops
+	// early. A segment asks for fetchChunk at first, then for what it
+	// received in about fetchChunkTime, within the bounds: every request
+	// costs a round trip and the server's checks, which at hundreds of
+	// MB/s and 4 MiB add up to a tenth of the time.
+	fetchChunk     = 4 << 20
+	fetchChunkMax  = 64 << 20
+	fetchChunkTime = time.Second
 	// fetchMinSegment is the smallest segment worth its own connection.
 	fetchMinSegment = 1 << 20
 	fetchBuffer     = 64 << 10
@@ -450,6 +457,14 @@ func planSegments(segs []stateSegment, n int) []stateSegment {
 type segment struct {
 	start, end int64
 	next       atomic.Int64
+	chunk      int64 // what the next request asks for; only its worker uses it
+}
+
+// nextChunk adjusts what the segment's requests ask for to the rate that a
+// whole request of n bytes in d achieved.
+func (s *segment) nextChunk(n int64, d time.Duration) {
+	c := int64(float64(n) * fetchChunkTime.Seconds() / max(d.Seconds(), 1e-3))
+	s.chunk = max(fetchChunk, min(fetchChunkMax, c))
 }
 
 // fetcher downloads one file.
@@ -479,6 +494,16 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 	if file.Filename == "" || filepath.Base(file.Filename) != file.Filename || file.Filename == "." || file.Filename == ".." {
 		return res, fmt.Errorf("the portal names the file %q, which is not a plain file name", file.Filename)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return res, err
+	}
+	// From here on this run is the only one to touch the part and state
+	// files (or to remove them when the file is in place already).
+	lock, err := lockDownload(path)
+	if err != nil {
+		return res, err
+	}
+	defer lock.Unlock()
 	// A file already in place with the right content is not fetched again.
 	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == file.Size && file.SHA256 != "" {
 		if sum, err := fileSHA256(path); err == nil && sum == file.SHA256 {
@@ -491,11 +516,7 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 			return res, nil
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return res, err
-	}
 	if g == nil {
-		var err error
 		if g, err = cl.Download(ctx, file.ArtifactID); err != nil {
 			return res, fmt.Errorf("%s: %w", file.Filename, err)
 		}
@@ -551,9 +572,11 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 	f.bar = prog.Bar(file.Filename, file.Size)
 	f.bar.Set(res.BytesResumed)
 
+	hf := f.followHash()
 	err = f.run(ctx, o.segments, statePath)
 	res.BytesFetched, res.Grants = f.fetched.Load(), f.gen
 	if err != nil {
+		hf.abort()
 		if ctx.Err() != nil {
 			f.bar.Finish(errors.New("interrupted"))
 		} else {
@@ -570,13 +593,14 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 		return res, fmt.Errorf("%s: %w\n%d of %d bytes are saved in %s; run the same command again to resume", file.Filename, err, done, file.Size, partPath)
 	}
 	if err := part.Sync(); err != nil {
+		hf.abort()
 		return res, err
+	}
+	sum, err := hf.sum()
+	if err != nil {
+		return res, fmt.Errorf("reading %s back: %w", partPath, err)
 	}
 	if err := part.Close(); err != nil {
-		return res, err
-	}
-	sum, err := fileSHA256(partPath)
-	if err != nil {
 		return res, err
 	}
 	if sum != file.SHA256 {
@@ -609,6 +633,91 @@ func loadFetchState(statePath, partPath string, file remoteFile) (fetchState, bo
 		os.Remove(statePath)
 	}
 	return fetchState{}, false
+}
+
+// hashFollower computes the part file's SHA-256 while the download runs:
+// it reads and hashes the bytes from the start of the file as far as they
+// have all arrived, so that when the last byte arrives little is left to
+// hash. It hashes what is in the part file, after it was written, just as
+// reading the finished file would.
+type hashFollower struct {
+	f    *fetcher
+	h    hash.Hash
+	at   int64 // bytes hashed
+	buf  []byte
+	err  error
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (f *fetcher) followHash() *hashFollower {
+	hf := &hashFollower{f: f, h: sha256.New(), buf: make([]byte, 1<<20), stop: make(chan struct{}), done: make(chan struct{})}
+	go hf.follow()
+	return hf
+}
+
+func (hf *hashFollower) follow() {
+	defer close(hf.done)
+	for {
+		select {
+		case <-hf.stop:
+			return
+		default:
+		}
+		if hf.step(hf.f.arrived()) {
+			continue
+		}
+		select {
+		case <-hf.stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// step hashes the next bytes before limit, reporting whether there were any.
+func (hf *hashFollower) step(limit int64) bool {
+	n := min(limit-hf.at, int64(len(hf.buf)))
+	if hf.err != nil || n <= 0 {
+		return false
+	}
+	if _, err := hf.f.part.ReadAt(hf.buf[:n], hf.at); err != nil {
+		hf.err = err
+		return false
+	}
+	hf.h.Write(hf.buf[:n])
+	hf.at += n
+	return true
+}
+
+// abort stops following.
+func (hf *hashFollower) abort() {
+	close(hf.stop)
+	<-hf.done
+}
+
+// sum stops following, hashes the rest of the complete file and returns
+// its SHA-256.
+func (hf *hashFollower) sum() (string, error) {
+	hf.abort()
+	for hf.step(hf.f.file.Size) {
+	}
+	if hf.err != nil {
+		return "", hf.err
+	}
+	return hex.EncodeToString(hf.h.Sum(nil)), nil
+}
+
+// arrived returns how many bytes from the start of the file are in the
+// part file: the segments are in order, and each one's bytes before its
+// next are written.
+func (f *fetcher) arrived() int64 {
+	for _, s := range f.segs {
+		if next := s.next.Load(); next < s.end {
+			return next
+		}
+	}
+	return f.file.Size
 }
 
 func (f *fetcher) done() int64 {
@@ -815,7 +924,10 @@ func (f *fetcher) serve(gen int) {
 // the bytes written.
 func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segment, buf []byte, started func()) (int64, error) {
 	from := s.next.Load()
-	to := min(from+fetchChunk, s.end) - 1
+	if s.chunk == 0 {
+		s.chunk = fetchChunk
+	}
+	to := min(from+s.chunk, s.end) - 1
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stalled := fmt.Errorf("bytes %d-%d: no data for %v", from, to, stallTimeout)
@@ -858,6 +970,14 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 	}
 	want := last - first + 1
 	var got int64
+	began := time.Now()
+	defer func() {
+		if got < want {
+			s.chunk = fetchChunk // start small again after a failure
+		} else {
+			s.nextChunk(got, time.Since(began))
+		}
+	}()
 	for got < want {
 		n, err := resp.Body.Read(buf[:min(int64(len(buf)), want-got)])
 		watchdog.Stop()

@@ -120,7 +120,7 @@ func checkSaved(t *testing.T, path string, a demoArtifact) {
 	if got := sha256File(t, path); got != a.SHA256 {
 		t.Errorf("%s hashes to %s, want %s", path, got, a.SHA256)
 	}
-	for _, suffix := range []string{partSuffix, stateSuffix} {
+	for _, suffix := range []string{partSuffix, stateSuffix, lockSuffix} {
 		if _, err := os.Stat(path + suffix); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s%s is left after the download (%v)", path, suffix, err)
 		}
@@ -426,6 +426,43 @@ func TestDownload(t *testing.T) {
 		if n, _ := bytesServed(d.served(t, a.ID), before); n != a.Size-saved {
 			t.Errorf("the portal sent %d bytes to the second run, want %d", n, a.Size-saved)
 		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		// A second run to the same file while the first one writes it is
+		// refused and touches nothing; the first one carries on.
+		a := d.artifact(t, "millwright-1.1.0-linux-x86_64.tar.gz")
+		dir := t.TempDir()
+		path := filepath.Join(dir, a.Filename)
+		args := []string{"download", "millwright@1.1.0/" + a.Filename, "--dir", dir, "--quiet", "--json"}
+		done := make(chan error, 1)
+		var first string
+		go func() {
+			var err error
+			first, err = d.freight(context.Background(), t, "globex", append(args, "--limit-rate", "8M")...)
+			done <- err
+		}()
+		waitForProgress(t, path, 1<<20, done)
+		_, err := d.freight(context.Background(), t, "globex", args...)
+		if err == nil || !strings.Contains(err.Error(), "another freight download is writing "+path) {
+			t.Fatalf("a second download to the same file: err = %v, want one saying another is writing %s", err, path)
+		}
+		if _, usage := errors.AsType[usageError](err); usage {
+			t.Errorf("a download that is in progress elsewhere is a failure, not a usage error: %v", err)
+		}
+		// The same file to another name is no conflict.
+		other := filepath.Join(dir, "copy.tar.gz")
+		d.download(t, "globex", "millwright@1.1.0/"+a.Filename, "--output", other)
+		checkSaved(t, other, a)
+		if err := <-done; err != nil {
+			t.Fatalf("the first download: %v", err)
+		}
+		var firstRes downloadJSON
+		if err := json.Unmarshal([]byte(first), &firstRes); err != nil || firstRes.Outcome != "downloaded" || firstRes.BytesFetched != a.Size {
+			t.Errorf("the first download = %+v (%v), want all of it fetched, undisturbed", firstRes, err)
+		}
+		checkSaved(t, path, a)
 	})
 
 	t.Run("CorruptPart", func(t *testing.T) {
@@ -808,5 +845,52 @@ func TestDownloadStalls(t *testing.T) {
 	want := []string{fmt.Sprintf("bytes=0-%d", len(content)-1), fmt.Sprintf("bytes=100000-%d", len(content)-1)}
 	if !slices.Equal(ranges, want) {
 		t.Errorf("requests asked for %q, want %q", ranges, want)
+	}
+}
+
+// TestDownloadResumeProgress resumes a download that an earlier run left
+// half done: the progress bar shows the whole file, but counts as moved,
+// for its rate and ETA, only what this run fetched.
+func TestDownloadResumeProgress(t *testing.T) {
+	content := []byte(strings.Repeat("freight ", 300000))
+	sum := sha256.Sum256(content)
+	digest := hex.EncodeToString(sum[:])
+	url := fakePortal(t, content, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"`+digest+`"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(string(content)))
+	})
+	path := filepath.Join(t.TempDir(), "file.bin")
+	half := int64(len(content) / 2)
+	part := make([]byte, len(content))
+	copy(part, content[:half])
+	if err := os.WriteFile(path+partSuffix, part, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := json.Marshal(fetchState{Version: 1, ArtifactID: "art_00000000000000000000000000", SHA256: digest, Size: int64(len(content)),
+		Segments: []stateSegment{{0, int64(len(content)), half}}})
+	if err := os.WriteFile(path+stateSuffix, st, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cl, err := (&clientConfig{server: url, token: "t"}).client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := newProgress(io.Discard, true)
+	o := fetchOptions{segments: 2}
+	res, err := o.fetch(context.Background(), cl, remoteFile{ArtifactID: "art_00000000000000000000000000", Filename: "file.bin"}, nil, path, prog)
+	prog.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != "resumed" || res.BytesResumed != half || res.BytesFetched != int64(len(content))-half {
+		t.Fatalf("fetch = %+v, want %d bytes resumed", res, half)
+	}
+	if got := sha256File(t, path); got != digest {
+		t.Fatalf("file.bin hashes to %s, want %s", got, digest)
+	}
+	b := prog.bars[0]
+	if n, moved := b.n.Load(), b.moved.Load(); n != int64(len(content)) || moved != res.BytesFetched {
+		t.Errorf("the bar counts %d bytes done and %d moved, want %d and %d", n, moved, len(content), res.BytesFetched)
 	}
 }

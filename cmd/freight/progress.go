@@ -24,19 +24,27 @@ type progress struct {
 	lines int // lines drawn last time, on a terminal
 }
 
-// bar is one file's transfer.
+// bar is one file's transfer. It shows how much of the file is done, but
+// its rate and ETA count only the bytes moved since it started: bytes an
+// earlier run transferred are done already, not done fast.
 type bar struct {
 	name  string
 	total int64
-	n     atomic.Int64
+	n     atomic.Int64 // done, whenever transferred
+	moved atomic.Int64 // transferred since start
 	start time.Time
 	state atomic.Value // string: "", "done", "failed: …"
 }
 
-// Add counts n more bytes.
-func (b *bar) Add(n int64) { b.n.Add(n) }
+// Add counts n more bytes transferred (fewer, when n < 0: bytes sent in an
+// attempt that failed and that count no more).
+func (b *bar) Add(n int64) {
+	b.n.Add(n)
+	b.moved.Add(n)
+}
 
-// Set sets the count, for a transfer that resumes.
+// Set sets how much of the file is done without transferring it: what a
+// resumed transfer finds done already.
 func (b *bar) Set(n int64) { b.n.Store(n) }
 
 // Finish marks the bar done or failed.
@@ -123,8 +131,8 @@ func (b *bar) line() string {
 	n := b.n.Load()
 	el := time.Since(b.start).Seconds()
 	rate := 0.0
-	if el > 0 {
-		rate = float64(n) / el
+	if moved := b.moved.Load(); el > 0 && moved > 0 {
+		rate = float64(moved) / el
 	}
 	pct := 100.0
 	if b.total > 0 {
@@ -132,6 +140,9 @@ func (b *bar) line() string {
 	}
 	switch st := b.state.Load().(string); st {
 	case "done":
+		if rate == 0 {
+			return fmt.Sprintf("%-40s %s  done, nothing to transfer", short(b.name, 40), size(b.total))
+		}
 		return fmt.Sprintf("%-40s %s  done, %s/s", short(b.name, 40), size(b.total), size(int64(rate)))
 	case "":
 		eta := "--"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/freight-portal/freight"
 	fsblob "github.com/freight-portal/freight/blob/fs"
+	"github.com/freight-portal/freight/client"
 )
 
 // writeRandomFile writes size pseudo-random bytes to path and returns
@@ -199,5 +200,60 @@ func TestPublish(t *testing.T) {
 	_, err = pub("--version", "2.3")
 	if !errors.As(err, new(usageError)) {
 		t.Errorf("a bad version is a usage error (exit 2), got %T %v", err, err)
+	}
+}
+
+// TestPublishResumeProgress resumes an upload of which the server has one
+// part already: the bar shows the file done, but counts as moved, for its
+// rate and ETA, only the parts this run sent.
+func TestPublishResumeProgress(t *testing.T) {
+	dir := t.TempDir()
+	d := start(t, nil, "demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--upload-part-size", "5242880")
+	d.stdout.waitFor(t, listeningDemoRE, d.done)
+	info := readDemoInfo(t, dir)
+	file := filepath.Join(t.TempDir(), "tool-3.0.0.zip")
+	const size = 12 << 20 // parts of 5, 5 and 2 MiB
+	digest := writeRandomFile(t, file, size, 5)
+
+	c := publishConfig{cc: clientConfig{server: info.URL, token: info.Admin.Token}, product: "lathe", version: "3.0.0",
+		channel: "stable", platform: "any", arch: "any", concurrency: 2, retries: 3}
+	ctx := context.Background()
+	cl, err := c.cc.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := c.release(ctx, cl, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An earlier run sent the first part.
+	ca, err := cl.CreateArtifact(ctx, rel.ID, client.NewArtifact{Filename: "tool-3.0.0.zip", Platform: "any", Arch: "any", Size: size, SHA256: digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.Upload.PartSize != 5<<20 || len(ca.URLs) == 0 || ca.URLs[0].Number != 1 {
+		t.Fatalf("upload of %d-byte parts with URLs %+v, want 5 MiB parts", ca.Upload.PartSize, ca.URLs)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := cl.PutPart(ctx, ca.URLs[0].URL, io.NewSectionReader(f, 0, 5<<20), 5<<20); err != nil {
+		t.Fatal(err)
+	}
+
+	prog := newProgress(io.Discard, true)
+	res, err := c.uploadFile(ctx, cl, rel, file, prog)
+	prog.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != "resumed" || res.PartsSent != 2 || res.SHA256 != digest {
+		t.Fatalf("upload = %+v, want it resumed with 2 parts sent", res)
+	}
+	b := prog.bars[0]
+	if n, moved := b.n.Load(), b.moved.Load(); n != size || moved != size-5<<20 {
+		t.Errorf("the bar counts %d bytes done and %d moved, want %d and %d", n, moved, size, size-5<<20)
 	}
 }
