@@ -220,9 +220,8 @@ func TestSignIn(t *testing.T) {
 		b := e.browser()
 		b.must(http.StatusOK, "POST", "/api/v1/auth/signin", map[string]string{"email": u.Email, "password": goodPassword})
 		evil := &browser{e: e, cookie: b.cookie, header: http.Header{"Sec-Fetch-Site": {"cross-site"}}}
-		if r := evil.do("POST", "/api/v1/auth/signout-everywhere", nil); r.status != http.StatusForbidden {
-			t.Errorf("cross-site POST: status %d, want 403", r.status)
-		}
+		// Refused like any other request: a JSON error with its code.
+		wantError(t, evil.do("POST", "/api/v1/auth/signout-everywhere", nil), http.StatusForbidden, freight.EFORBIDDEN, "")
 		evil.header = http.Header{"Origin": {"https://evil.example"}}
 		if r := evil.do("POST", "/api/v1/auth/signout-everywhere", nil); r.status != http.StatusForbidden {
 			t.Errorf("POST from another origin: status %d, want 403", r.status)
