@@ -55,7 +55,7 @@ h1{margin:0 0 .5rem}h2{margin-top:2.5rem;border-bottom:2px solid #d8dde6}
 h3{font-size:1rem;margin:1.75rem 0 .25rem;font-family:ui-monospace,monospace}
 code,pre,.m,.p{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 pre{background:#eef1f5;padding:.75rem;overflow:auto}
-.m{display:inline-block;min-width:4.5rem;font-weight:bold}
+.m{display:inline-block;min-width:4.5rem;font-weight:bold;text-transform:uppercase}
 .get{color:#116329}.post{color:#0550ae}.put,.patch{color:#8a4600}.delete{color:#a40e26}.head{color:#6e7781}
 .perm{font-size:.8rem;background:#e7ecf3;border-radius:3px;padding:0 .4rem;margin-left:.5rem}
 table{border-collapse:collapse;margin:.5rem 0;width:100%}
