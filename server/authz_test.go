@@ -128,6 +128,8 @@ var matrix = map[string]matrixRow{
 	"GET /.well-known/freight-license-keys.json":        {tokens: "AAAAAAA"},
 	"GET /healthz":                                      {tokens: "AAAAAAA"},
 	"GET /readyz":                                       {tokens: "AAAAAAA"},
+	"GET /api/openapi.json":                             {tokens: "AAAAAAA"},
+	"GET /api/docs":                                     {tokens: "AAAAAAA"},
 }
 
 // extraRows are requests beyond one per route, for tenancy: an acme

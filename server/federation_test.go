@@ -92,7 +92,7 @@ func newFederatedEnv(t *testing.T) (*env, *httptest.Server) {
 	}
 	e := newEnvWith(t, nil, func(c *server.Config) { c.Providers = []*oidc.Provider{p}; c.InsecureCookies = true })
 	portal.mu.Lock()
-	portal.h = e.h
+	portal.h = e.checked
 	portal.mu.Unlock()
 	e.url = ps.URL
 	e.mustOrg("acme")

@@ -1,6 +1,10 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/freight-portal/freight"
+)
 
 // apiFunc is the shape of API handlers: they write the success answer and
 // return any error, which adapt writes in the one common way.
@@ -134,6 +138,10 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/keys/rotate", permAdmin, "rotate signing keys", s.rotateKey)
 	handle("POST /api/v1/keys/{key}/retire", permAdmin, "retire signing keys", s.retireKey)
 
+	// The description of this API, for programs and for people.
+	handle("GET /api/openapi.json", permPublic, "read the API description", s.openAPI)
+	handle("GET /api/docs", permPublic, "read the API documentation", s.docs)
+
 	// Anything else under /api/ answers a JSON 404, not the mux's text one.
 	api.HandleFunc("/api/", s.notFound)
 
@@ -150,7 +158,11 @@ func (s *Server) routes() http.Handler {
 	// change anything from another site: non-safe cross-origin requests
 	// are refused (Sec-Fetch-Site, or Origin against Host). API clients
 	// send neither header and pass.
-	mux.Handle("/api/", http.NewCrossOriginProtection().Handler(api))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, freight.Errorf(freight.EFORBIDDEN, "cross-origin request refused: a browser may change things only from this portal's own pages"))
+	}))
+	mux.Handle("/api/", cop.Handler(api))
 	mux.HandleFunc("/", s.notFound)
 
 	// The download origin and the public keys stay outside the logging

@@ -42,18 +42,21 @@ func (c *clock) Add(d time.Duration) {
 
 // env is a running server on a fresh SQLite database with one vendor admin.
 type env struct {
-	t      testing.TB
-	h      http.Handler
-	srv    *server.Server
-	blobs  freight.BlobStore
-	url    string
-	store  *sqlstore.DB
-	clock  *clock
-	logs   *syncBuffer
-	admin  *freight.User
-	token  string // the admin's token
-	client *http.Client
-	mail   *mailbox
+	t testing.TB
+	h http.Handler
+	// checked is h behind the check of every answer against the OpenAPI
+	// description; the test server serves it.
+	checked http.Handler
+	srv     *server.Server
+	blobs   freight.BlobStore
+	url     string
+	store   *sqlstore.DB
+	clock   *clock
+	logs    *syncBuffer
+	admin   *freight.User
+	token   string // the admin's token
+	client  *http.Client
+	mail    *mailbox
 }
 
 // mailbox is a Mailer that keeps what it is sent.
@@ -139,9 +142,10 @@ func newEnvWith(t testing.TB, blobs freight.BlobStore, opts ...func(*server.Conf
 		o(&cfg)
 	}
 	h := server.New(db, blobs, logger, cfg)
-	srv := httptest.NewServer(h)
+	ch := checked(t, h)
+	srv := httptest.NewServer(ch)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, h: h, srv: h, url: srv.URL, store: db, blobs: blobs, clock: clk, logs: logs, client: srv.Client(), mail: outbox}
+	e := &env{t: t, h: h, checked: ch, srv: h, url: srv.URL, store: db, blobs: blobs, clock: clk, logs: logs, client: srv.Client(), mail: outbox}
 	e.admin = &freight.User{Email: "root@vendor.example", VendorRole: freight.RoleAdmin}
 	if err := db.CreateUser(ctx, e.admin); err != nil {
 		t.Fatal(err)
