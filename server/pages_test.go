@@ -343,6 +343,13 @@ func TestPages(t *testing.T) {
 			if regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]|<style|\sstyle=|\son[a-z]+=`).MatchString(body) {
 				t.Errorf("GET %s has an inline script, style or handler", r.path)
 			}
+			// Without the script, a form must not put a password in
+			// the address bar by falling back to GET.
+			for _, form := range regexp.MustCompile(`<form [^>]*data-api=[^>]*>`).FindAllString(body, -1) {
+				if !strings.Contains(form, `method="post"`) {
+					t.Errorf("GET %s: %s would send its fields in the URL without the script", r.path, form)
+				}
+			}
 		}
 	})
 }
