@@ -127,9 +127,24 @@ var matrix = map[string]matrixRow{
 	"GET /.well-known/freight-keys.json":                {tokens: "AAAAAAA"},
 	"GET /.well-known/freight-license-keys.json":        {tokens: "AAAAAAA"},
 	"GET /healthz":                                      {tokens: "AAAAAAA"},
-	"GET /readyz":                                       {tokens: "AAAAAAA"},
-	"GET /api/openapi.json":                             {tokens: "AAAAAAA"},
-	"GET /api/docs":                                     {tokens: "AAAAAAA"},
+
+	// Pages: anonymous callers are sent to the sign-in page (A); what
+	// each organization sees on them is TestPages's matter.
+	"GET /sign-in":            {tokens: "AAAAAAA"},
+	"GET /sign-in/mfa":        {tokens: "AAAAAAA"},
+	"GET /forgot-password":    {tokens: "AAAAAAA"},
+	"GET /reset-password":     {tokens: "AAAAAAA"},
+	"GET /accept-invitation":  {tokens: "AAAAAAA"},
+	"GET /verify-email":       {tokens: "AAAAAAA"},
+	"GET /{$}":                {tokens: "AAAAAAA"},
+	"GET /products/{product}": {tokens: "AAAAAAA"},
+	"GET /licenses":           {tokens: "AAAAAAA"},
+	"GET /account":            {tokens: "AFFFFFF", sessions: "AAAAAAA"},
+	"GET /account/mfa/qr.png": {tokens: "AFFFFFF", sessions: "AAAAAAA"},
+	"GET /assets/{name}":      {tokens: "AAAAAAA"},
+	"GET /readyz":             {tokens: "AAAAAAA"},
+	"GET /api/openapi.json":   {tokens: "AAAAAAA"},
+	"GET /api/docs":           {tokens: "AAAAAAA"},
 }
 
 // extraRows are requests beyond one per route, for tenancy: an acme
@@ -150,7 +165,7 @@ var pathValues = map[string]string{
 	"artifact": "art_00000000000000000000000000", "upload": "upl_00000000000000000000000000",
 	"entitlement": "ent_00000000000000000000000000", "token": "tok_00000000000000000000000000",
 	"license": "lic_00000000000000000000000000", "key": "nokey", "session": "ses_00000000000000000000000000",
-	"part": "1", "name": "file.zip", "provider": "nothing",
+	"part": "1", "name": "file.zip", "provider": "nothing", "$": "",
 }
 
 // TestAuthorizationMatrix calls every route as every role, with an API

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/freight-portal/freight"
@@ -27,5 +28,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, freight.Errorf(freight.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+	err := freight.Errorf(freight.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path)
+	// A browser asking for a page gets a page; API clients get JSON.
+	if !strings.HasPrefix(r.URL.Path, "/api/") && strings.Contains(r.Header.Get("Accept"), "text/html") {
+		s.pageError(w, r, freight.Errorf(freight.ENOTFOUND, "There is no page at this address."))
+		return
+	}
+	s.writeError(w, r, err)
 }

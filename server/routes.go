@@ -154,6 +154,25 @@ func (s *Server) routes() http.Handler {
 	browserRoute("GET /auth/oidc/{provider}/start", s.oidcStart)
 	browserRoute("GET /auth/oidc/{provider}/callback", s.oidcCallback)
 
+	// The web interface. Pages only read; their forms call the API.
+	page := func(pattern string, need perm, what string, h pageFunc) {
+		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: need.String()})
+		mux.Handle(pattern, s.page(need, what, h))
+	}
+	page("GET /sign-in", permPublic, "sign in", s.signInPage)
+	page("GET /sign-in/mfa", permPublic, "sign in", s.signInMFAPage)
+	page("GET /forgot-password", permPublic, "ask for a password reset", s.staticPage("forgot-password", "Forgot password"))
+	page("GET /reset-password", permPublic, "reset a password", s.staticPage("reset-password", "Choose a new password"))
+	page("GET /accept-invitation", permPublic, "accept an invitation", s.staticPage("accept-invitation", "Accept your invitation"))
+	page("GET /verify-email", permPublic, "verify an email address", s.staticPage("verify-email", "Verify your email address"))
+	page("GET /{$}", permSignedIn, "see the catalog", s.catalogPage)
+	page("GET /products/{product}", permSignedIn, "see the catalog", s.productPage)
+	page("GET /licenses", permSignedIn, "list licenses", s.licensesPage)
+	page("GET /account", permEnroll, "manage your account", s.accountPage)
+	page("GET /account/mfa/qr.png", permEnroll, "enrol a second factor", s.mfaQRCode)
+	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String()})
+	mux.HandleFunc("GET /assets/{name}", s.ui.ServeAsset)
+
 	// Browsers must not be able to make a signed-in person's browser
 	// change anything from another site: non-safe cross-origin requests
 	// are refused (Sec-Fetch-Site, or Origin against Host). API clients

@@ -17,6 +17,7 @@ import (
 	"github.com/freight-portal/freight/oidc"
 	"github.com/freight-portal/freight/password"
 	"github.com/freight-portal/freight/signing"
+	"github.com/freight-portal/freight/web"
 )
 
 // Config holds the settings of the HTTP layer. Zero values take defaults.
@@ -109,6 +110,8 @@ type Server struct {
 	handler     http.Handler
 	// cfSigner signs CloudFront URLs; nil unless DeliveryCloudFront.
 	cfSigner *sign.URLSigner
+	// ui renders the web pages and serves their assets.
+	ui *web.UI
 	// routeList is every route with its permission, for Routes.
 	routeList []Route
 	// limiter bounds sign-in attempts per client address; lockouts keeps
@@ -176,6 +179,7 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.limiter = newIPLimiter(cfg.SignInRate, cfg.SignInBurst, cfg.Now)
 	s.lockouts = newGhostLockouts()
 	s.dummyHash = dummyHash(cfg.PasswordParams)
+	s.ui = web.MustNew()
 	s.handler = s.routes()
 	return s
 }
