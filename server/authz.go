@@ -64,6 +64,9 @@ func (p perm) String() string { return permNames[p] }
 type Route struct {
 	Pattern    string // as given to http.ServeMux: "GET /api/v1/users"
 	Permission string // the name of the permission it needs
+	// Page marks the web interface's HTML pages and assets, which the
+	// OpenAPI description leaves out.
+	Page bool
 }
 
 // Routes lists every route the server answers, with its permission.

@@ -182,6 +182,10 @@ func (sp *spec) check(r *http.Request, reqBody *bytes.Buffer, rec *recorder) err
 	_, pattern := sp.mux.Handler(r)
 	op := sp.ops[pattern]
 	if op == nil {
+		// The web interface's pages and assets are not part of the API.
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			return nil
+		}
 		// Outside every operation: a redirect to a clean path by the
 		// server's own ServeMux, or the JSON 404 of an unknown route.
 		if rec.status/100 == 3 {

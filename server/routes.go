@@ -156,7 +156,7 @@ func (s *Server) routes() http.Handler {
 
 	// The web interface. Pages only read; their forms call the API.
 	page := func(pattern string, need perm, what string, h pageFunc) {
-		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: need.String()})
+		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: need.String(), Page: true})
 		mux.Handle(pattern, s.page(need, what, h))
 	}
 	page("GET /sign-in", permPublic, "sign in", s.signInPage)
@@ -170,7 +170,7 @@ func (s *Server) routes() http.Handler {
 	page("GET /licenses", permSignedIn, "list licenses", s.licensesPage)
 	page("GET /account", permEnroll, "manage your account", s.accountPage)
 	page("GET /account/mfa/qr.png", permEnroll, "enrol a second factor", s.mfaQRCode)
-	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String()})
+	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String(), Page: true})
 	mux.HandleFunc("GET /assets/{name}", s.ui.ServeAsset)
 
 	// Browsers must not be able to make a signed-in person's browser
