@@ -22,6 +22,7 @@ const (
 	PrefixGrant        = "grt"
 	PrefixDownload     = "dl"
 	PrefixLicense      = "lic"
+	PrefixEdge         = "edg"
 )
 
 // crockford is Crockford's base32 alphabet in lower case: no i, l, o or u,

@@ -12,9 +12,12 @@ import (
 // Organization is a customer of the vendor. Its users download what its
 // entitlements allow.
 type Organization struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"` // unique, used in URLs and by humans
-	Name      string    `json:"name"`
+	ID   string `json:"id"`
+	Slug string `json:"slug"` // unique, used in URLs and by humans
+	Name string `json:"name"`
+	// Region is where the organization downloads from: delivery mode edge
+	// sends it to a healthy edge of this region first. Empty: no preference.
+	Region    string    `json:"region,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -22,6 +25,9 @@ type Organization struct {
 // Validate checks the fields a caller sets.
 func (o *Organization) Validate() error {
 	if err := validateSlug("slug", o.Slug); err != nil {
+		return err
+	}
+	if err := ValidateRegion("region", o.Region, true); err != nil {
 		return err
 	}
 	return validateName("name", o.Name)

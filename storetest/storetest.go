@@ -70,6 +70,7 @@ func groups() []group {
 		{"Grants", grantTests},
 		{"Downloads", downloadTests},
 		{"Licenses", licenseTests},
+		{"Edges", edgeTests},
 		{"AuditEvents", auditTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
