@@ -159,7 +159,7 @@ func testPrefetchBlobs(t *testing.T, s freight.Store) {
 		}
 		return MustPublishRelease(t, s, r.ID, at)
 	}
-	release(on, "1.0.0", now.Add(-48*time.Hour), digest('1'))         // too old
+	release(on, "1.0.0", now.Add(-48*time.Hour), digest('1'))           // too old
 	release(on, "2.0.0", now.Add(-time.Hour), digest('2'), digest('3')) // wanted
 	release(on, "2.1.0", now, digest('3'))                              // shared blob: once
 	release(off, "1.0.0", now, digest('4'))                             // product not prefetching
