@@ -8,8 +8,9 @@ import (
 
 // organizationInput holds the fields a caller may set on an organization.
 type organizationInput struct {
-	Slug *string `json:"slug"`
-	Name *string `json:"name"`
+	Slug   *string `json:"slug"`
+	Name   *string `json:"name"`
+	Region *string `json:"region"`
 }
 
 func (in organizationInput) apply(o *freight.Organization) {
@@ -18,6 +19,9 @@ func (in organizationInput) apply(o *freight.Organization) {
 	}
 	if in.Name != nil {
 		o.Name = *in.Name
+	}
+	if in.Region != nil {
+		o.Region = *in.Region
 	}
 }
 

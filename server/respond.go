@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -46,10 +47,16 @@ type errorBody struct {
 // writeError answers err as JSON. Only internal and unavailable errors are
 // logged with their cause; the caller sees the safe message only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, r, s.logger, err)
+}
+
+// WriteError is writeError for handlers that serve Freight's API shapes
+// outside a Server (freight edge).
+func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	code := freight.ErrorCode(err)
 	status := statusOf(code)
 	if status >= 500 {
-		s.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var body errorBody
 	body.Error.Code = code

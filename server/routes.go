@@ -88,6 +88,14 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/licenses/{license}/revoke", s.revokeLicense)
 	api.HandleFunc("GET /api/v1/license-revocations", s.licenseRevocations)
 
+	handle("GET /api/v1/edges", s.listEdges)
+	handle("POST /api/v1/edges", s.createEdge)
+	handle("GET /api/v1/edges/{edge}", s.getEdge)
+	handle("DELETE /api/v1/edges/{edge}", s.deleteEdge)
+	// Edges authenticate with their own credential, checked by edgeAPI.
+	api.Handle("POST /api/v1/edge/heartbeat", s.adapt(s.edgeAPI(s.edgeHeartbeat)))
+	api.Handle("POST /api/v1/edge/events", s.adapt(s.edgeAPI(s.edgeEvents)))
+
 	handle("GET /api/v1/keys", s.listKeys)
 	handle("POST /api/v1/keys/rotate", s.rotateKey)
 	handle("POST /api/v1/keys/{key}/retire", s.retireKey)
@@ -106,6 +114,7 @@ func (s *Server) routes() http.Handler {
 	// with it sendfile. The origin logs each download itself.
 	top := http.NewServeMux()
 	top.HandleFunc("GET /d/{token}/{name}", s.serveDownload)
+	top.HandleFunc("GET /api/v1/edge/blobs/{sha256}", s.serveEdgeBlob)
 	top.HandleFunc("GET /.well-known/freight-keys.json", s.publicKeys)
 	top.HandleFunc("GET /.well-known/freight-license-keys.json", s.licensePublicKeys)
 	top.Handle("/", s.withLogging(mux))
