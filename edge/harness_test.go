@@ -49,6 +49,7 @@ type portal struct {
 	dieAfter     atomic.Int64 // > 0: abort a blob answer after this many bytes, then go down
 	corrupt      atomic.Bool  // flip a byte in blob answers
 	slow         atomic.Int64 // > 0: pause this many microseconds per 64 KiB of blob answers
+	ahead        atomic.Int64 // the portal's clock runs this many nanoseconds ahead
 }
 
 func newPortal(t testing.TB) *portal {
@@ -73,7 +74,8 @@ func newPortal(t testing.TB) *portal {
 	if _, err := p.keys.Current(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(db, blobs, logger, server.Config{DeliveryMode: server.DeliveryEdge})
+	now := func() time.Time { return time.Now().Add(time.Duration(p.ahead.Load())) }
+	h := server.New(db, blobs, logger, server.Config{DeliveryMode: server.DeliveryEdge, Now: now})
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.down.Load() {
 			http.Error(w, "portal down", http.StatusServiceUnavailable)
