@@ -75,6 +75,8 @@ kill $EDGE_PID; wait $EDGE_PID 2>/dev/null || true
 log "nginx"
 NPORT=$(freeport)
 mkdir -p "$WORK/nginx/cache" "$WORK/nginx/logs"
+# nginx's workers run as an unprivileged user when started as root.
+chmod 755 "$WORK" && chmod 777 "$WORK/nginx/cache"
 cat > "$WORK/nginx/nginx.conf" <<NGINX
 worker_processes auto;
 pid $WORK/nginx/nginx.pid;
@@ -88,7 +90,9 @@ http {
   server {
     listen 127.0.0.1:$NPORT;
     location /d/ {
-      proxy_pass $ORIGIN/blob/$DIGEST;
+      # Every download URL names the one blob: the cache key is its digest.
+      rewrite ^ /blob/$DIGEST break;
+      proxy_pass $ORIGIN;
       proxy_cache blobs;
       proxy_cache_key $DIGEST;
       proxy_cache_valid 200 1d;
@@ -105,8 +109,13 @@ before=$(stats)
 load_nginx_before=$(busy)
 "$WORK/edgeload" load -base "http://127.0.0.1:$NPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" > "$WORK/nginx.json"
 nginx_origin=$(( $(stats) - before ))
+for f in edge nginx; do
+  e=$(json "$WORK/$f.json" ".get('first_error', '')")
+  [ -n "$e" ] && log "$f: first failure: $e"
+done
+[ -s "$WORK/nginx/logs/error.log" ] && { log "nginx error log:"; tail -5 "$WORK/nginx/logs/error.log" >&2; }
 nginx_rss=0
-for p in $(pgrep -f "nginx: .*$WORK" || true) $(cat "$WORK/nginx/nginx.pid"); do
+for p in $(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" || true); do
   r=$(hwm "$p" 2>/dev/null || echo 0); [ "$r" -gt "$nginx_rss" ] && nginx_rss=$r
 done
 kill "$(cat "$WORK/nginx/nginx.pid")"
