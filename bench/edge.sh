@@ -22,6 +22,10 @@
 #                 the fill of the default blob takes 8 s: longer than
 #                 nginx's 5 s proxy_cache_lock_timeout, as any multi-GB
 #                 file on a real uplink)
+#   EDGE_DEADLINE clients still downloading after this are stopped and
+#                 counted as unfinished (default 180s): nginx's waiters go
+#                 to the origin uncached after 5 s, and 1000 full reads
+#                 through an 8 MiB/s uplink would take days
 #   EDGE_DIR      where the work directory goes (default /var/tmp)
 #
 # Needs nginx (apt-get install nginx-light). Prints Markdown on stdout.
@@ -30,6 +34,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZE=${EDGE_SIZE:-67108864}
 CLIENTS=${EDGE_CLIENTS:-1000}
 RATE=${EDGE_RATE:-8388608}
+DEADLINE=${EDGE_DEADLINE:-180s}
 WORK=$(mktemp -d "${EDGE_DIR:-/var/tmp}/freight-edge-bench.XXXXXX")
 pids=()
 cleanup() {
@@ -67,7 +72,7 @@ pids+=($EDGE_PID)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$EPORT/healthz" >/dev/null && break; sleep 0.1; done
 before=$(stats)
 load_edge_before=$(busy)
-"$WORK/edgeload" load -base "http://127.0.0.1:$EPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" > "$WORK/edge.json"
+"$WORK/edgeload" load -base "http://127.0.0.1:$EPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" -deadline "$DEADLINE" > "$WORK/edge.json"
 edge_origin=$(( $(stats) - before ))
 edge_rss=$(hwm $EDGE_PID)
 kill $EDGE_PID; wait $EDGE_PID 2>/dev/null || true
@@ -107,7 +112,7 @@ nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
 for _ in $(seq 1 50); do [ -s "$WORK/nginx/nginx.pid" ] && break; sleep 0.1; done
 before=$(stats)
 load_nginx_before=$(busy)
-"$WORK/edgeload" load -base "http://127.0.0.1:$NPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" > "$WORK/nginx.json"
+"$WORK/edgeload" load -base "http://127.0.0.1:$NPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" -deadline "$DEADLINE" > "$WORK/nginx.json"
 nginx_origin=$(( $(stats) - before ))
 for f in edge nginx; do
   e=$(json "$WORK/$f.json" ".get('first_error', '')")
@@ -125,13 +130,13 @@ row() {
 import json, sys
 name, f, origin, rss, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 r = json.load(open(f))
-print(f"| {name} | {origin/size:.3f} | {r['ttfb_p50_s']*1000:.0f} ms | {r['ttfb_p99_s']*1000:.0f} ms | {r['throughput_mb_s']:.0f} MB/s | {r['seconds']:.1f} s | {rss} MiB | {r['failures']} | {r['verified']-r['bad_digests']}/{r['verified']} |")
+print(f"| {name} | {origin/size:.3f} | {r['ttfb_p50_s']*1000:.0f} ms | {r['ttfb_p99_s']*1000:.0f} ms | {r['throughput_mb_s']:.0f} MB/s | {r['seconds']:.1f} s | {r['clients']-r['failures']-r['unfinished']}/{r['clients']} | {r['failures']} | {rss} MiB | {r['verified']-r['bad_digests']}/{r['verified']} |")
 PY
 }
-echo "$CLIENTS clients, one cold blob of $SIZE bytes, origin uplink $RATE bytes/s, $(nproc) CPUs."
+echo "$CLIENTS clients, one cold blob of $SIZE bytes, origin uplink $RATE bytes/s, deadline $DEADLINE, $(nproc) CPUs."
 echo
-echo "| server | origin bytes / blob size | TTFB p50 | TTFB p99 | aggregate throughput | wall time | peak RSS | failed clients | SHA-256 checked OK |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| server | origin bytes / blob size | TTFB p50 | TTFB p99 | aggregate throughput | wall time | clients done | failed | peak RSS | SHA-256 checked OK |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 row "freight edge" "$WORK/edge.json" "$edge_origin" "$edge_rss"
 row "nginx proxy_cache_lock" "$WORK/nginx.json" "$nginx_origin" "$nginx_rss"
 echo

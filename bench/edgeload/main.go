@@ -239,6 +239,7 @@ func (m *metered) ReadFrom(r io.Reader) (int64, error) {
 type result struct {
 	Clients    int     `json:"clients"`
 	Failures   int     `json:"failures"`
+	Unfinished int     `json:"unfinished"` // stopped at the deadline
 	BadDigests int     `json:"bad_digests"`
 	Verified   int     `json:"verified"`
 	Bytes      int64   `json:"bytes"`
@@ -256,6 +257,7 @@ func load(args []string) error {
 	pathsFile := fs.String("paths", "", "setup.json with the paths, or a file of one path a line")
 	clients := fs.Int("clients", 1000, "concurrent clients")
 	verify := fs.Int("verify", 20, "every K-th client checks the SHA-256")
+	deadline := fs.Duration("deadline", 0, "stop clients still downloading after this long (0: never); they count as unfinished")
 	fs.Parse(args)
 	b, err := os.ReadFile(*pathsFile)
 	if err != nil {
@@ -275,19 +277,30 @@ func load(args []string) error {
 	var mu sync.Mutex
 	res := result{Clients: *clients}
 	var wg sync.WaitGroup
+	ctx := context.Background()
+	if *deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *deadline)
+		defer cancel()
+	}
 	start := time.Now()
 	for i := range *clients {
 		wg.Go(func() {
 			u := *base + st.Paths[i%len(st.Paths)]
 			t0 := time.Now()
-			r, err := client.Get(u)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			r, err := client.Do(req)
 			fail := func(err error) {
 				mu.Lock()
+				defer mu.Unlock()
+				if ctx.Err() != nil {
+					res.Unfinished++
+					return
+				}
 				res.Failures++
 				if res.FirstError == "" {
 					res.FirstError = err.Error()
 				}
-				mu.Unlock()
 			}
 			if err != nil {
 				fail(err)
@@ -311,8 +324,9 @@ func load(args []string) error {
 				h.Write(buf[:])
 				w = h
 			}
-			n, err := io.CopyBuffer(w, r.Body, make([]byte, 256<<10))
-			bytesGot.Add(n + 1)
+			n, err := io.CopyBuffer(&counted{w, &bytesGot}, r.Body, make([]byte, 256<<10))
+			bytesGot.Add(1)
+			_ = n
 			if err != nil {
 				fail(err)
 				return
@@ -344,4 +358,17 @@ func load(args []string) error {
 		res.TTFBmax = ok[len(ok)-1]
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// counted counts what it writes as it goes, so that clients stopped at the
+// deadline still count what they received.
+type counted struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c *counted) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
