@@ -118,6 +118,7 @@ for f in edge nginx; do
   e=$(json "$WORK/$f.json" ".get('first_error', '')")
   [ -n "$e" ] && log "$f: first failure: $e"
 done
+[ -s "$WORK/edge.log" ] && { log "edge log (last lines):"; grep -v "^Freight edge is listening" "$WORK/edge.log" | tail -5 >&2; }
 [ -s "$WORK/nginx/logs/error.log" ] && { log "nginx error log:"; tail -5 "$WORK/nginx/logs/error.log" >&2; }
 nginx_rss=0
 for p in $(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" || true); do

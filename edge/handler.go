@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -125,6 +126,11 @@ func (e *Edge) open(ctx context.Context, c grant.Claims, token string) (io.ReadS
 		}
 	}
 	f, err := os.Open(fl.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The fill has just verified the blob and renamed it, and will
+		// mark the entry complete as soon as it has the lock.
+		f, err = os.Open(cc.blobPath(c.Digest))
+	}
 	if err != nil {
 		cc.mu.Unlock()
 		return nil, nil, freight.Internal(err)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
@@ -19,8 +20,22 @@ import (
 // in one SQLite database in the cache directory; SQLite's journal makes
 // every change atomic and durable, so a crash loses no acknowledged event
 // and never counts a budget twice.
+//
+// The writes of requests (budget reservations, refunds, events) go through
+// one committer that runs all those waiting in one transaction: each
+// request still waits until its write is durable, but a thousand requests
+// arriving at once share a few commits instead of queueing for a thousand.
 type state struct {
-	db *sql.DB
+	db  *sql.DB
+	ops chan op
+	wg  sync.WaitGroup
+}
+
+// op is one write of a request, run inside a shared transaction. Its
+// error is its own answer (a spent budget); a failed commit fails all.
+type op struct {
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
 }
 
 const stateSchema = `
@@ -56,10 +71,56 @@ func openState(path string) (*state, error) {
 		db.Close()
 		return nil, fmt.Errorf("edge state %s: %w", path, err)
 	}
-	return &state{db: db}, nil
+	s := &state{db: db, ops: make(chan op, 1024)}
+	s.wg.Go(s.committer)
+	return s, nil
 }
 
-func (s *state) close() error { return s.db.Close() }
+func (s *state) close() error {
+	close(s.ops)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// write runs fn in the next group commit and waits for it.
+func (s *state) write(fn func(ctx context.Context, tx *sql.Tx) error) error {
+	o := op{fn: fn, done: make(chan error, 1)}
+	s.ops <- o
+	return <-o.done
+}
+
+func (s *state) committer() {
+	ctx := context.Background()
+	for first := range s.ops {
+		batch := []op{first}
+	more:
+		for len(batch) < 512 {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		errs := make([]error, len(batch))
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err == nil {
+			for i, o := range batch {
+				errs[i] = o.fn(ctx, tx)
+			}
+			err = tx.Commit()
+		}
+		for i, o := range batch {
+			if err != nil {
+				errs[i] = freight.Internal(err)
+			}
+			o.done <- errs[i]
+		}
+	}
+}
 
 // reserve charges n bytes to a grant's budget if they fit, as the portal's
 // ReserveGrantBytes does. The budget and the end of the grant come from
@@ -68,18 +129,20 @@ func (s *state) reserve(ctx context.Context, grantID string, budget, resumeUntil
 	if n <= 0 {
 		return nil
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO budgets (grant_id, budget, resume_until) VALUES (?, ?, ?)`,
-		grantID, budget, resumeUntil); err != nil {
-		return freight.Internal(err)
-	}
-	res, err := s.db.ExecContext(ctx, `UPDATE budgets SET used = used + ? WHERE grant_id = ? AND used <= budget - ?`, n, grantID, n)
-	if err != nil {
-		return freight.Internal(err)
-	}
-	if k, _ := res.RowsAffected(); k != 1 {
-		return freight.Errorf(freight.EFORBIDDEN, "this link's byte budget is used up; ask for a new one")
-	}
-	return nil
+	return s.write(func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO budgets (grant_id, budget, resume_until) VALUES (?, ?, ?)`,
+			grantID, budget, resumeUntil); err != nil {
+			return freight.Internal(err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE budgets SET used = used + ? WHERE grant_id = ? AND used <= budget - ?`, n, grantID, n)
+		if err != nil {
+			return freight.Internal(err)
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return freight.Errorf(freight.EFORBIDDEN, "this link's byte budget is used up; ask for a new one")
+		}
+		return nil
+	})
 }
 
 // refund gives back bytes reserved but not sent.
@@ -87,8 +150,10 @@ func (s *state) refund(ctx context.Context, grantID string, n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	_, err := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE budgets SET used = MAX(used - ?, 0) WHERE grant_id = ?`, n, grantID)
-	return err
+	return s.write(func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE budgets SET used = MAX(used - ?, 0) WHERE grant_id = ?`, n, grantID)
+		return err
+	})
 }
 
 // used returns the bytes charged to a grant.
@@ -113,8 +178,10 @@ func (s *state) spool(ctx context.Context, d *freight.Download) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(context.WithoutCancel(ctx), `INSERT OR IGNORE INTO events (id, body) VALUES (?, ?)`, d.ID, string(b))
-	return err
+	return s.write(func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO events (id, body) VALUES (?, ?)`, d.ID, string(b))
+		return err
+	})
 }
 
 // pending returns up to limit spooled events, oldest first. An event whose
