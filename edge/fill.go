@@ -42,16 +42,23 @@ type fill struct {
 // errCorrupt ends a fill whose bytes do not match the digest.
 var errCorrupt = freight.Errorf(freight.EUNAVAILABLE, "the origin sent bytes that do not match the file's SHA-256; try again")
 
-// snapshot returns what readers may read now (the bytes [0, avail)), what
-// is on disk, the fill's error, and a channel closed at the next change.
-func (f *fill) snapshot() (avail, filled int64, err error, changed <-chan struct{}) {
+// progress is what a reader sees of a fill: the bytes [0, avail) it may
+// read, the bytes on disk, the fill's error, and a channel closed at the
+// next change.
+type progress struct {
+	avail, filled int64
+	err           error
+	changed       <-chan struct{}
+}
+
+func (f *fill) snapshot() progress {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	avail = f.filled
+	avail := f.filled
 	if !f.verified && avail >= f.size {
 		avail = f.size - 1
 	}
-	return avail, f.filled, f.err, f.changed
+	return progress{avail, f.filled, f.err, f.changed}
 }
 
 func (f *fill) publish(filled int64, verified bool, err error) {

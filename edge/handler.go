@@ -178,10 +178,10 @@ func (r *reader) Read(p []byte) (int, error) {
 		if r.file == nil {
 			avail, filled = 0, 0
 		} else if r.fill != nil {
-			var err error
-			avail, filled, err, changed = r.fill.snapshot()
-			if r.off >= avail && err != nil {
-				return 0, err
+			pr := r.fill.snapshot()
+			avail, filled, changed = pr.avail, pr.filled, pr.changed
+			if r.off >= avail && pr.err != nil {
+				return 0, pr.err
 			}
 		}
 		if r.off < avail {

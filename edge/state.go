@@ -156,16 +156,6 @@ func (s *state) refund(ctx context.Context, grantID string, n int64) error {
 	})
 }
 
-// used returns the bytes charged to a grant.
-func (s *state) used(ctx context.Context, grantID string) (int64, error) {
-	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT used FROM budgets WHERE grant_id = ?`, grantID).Scan(&n)
-	if err == sql.ErrNoRows {
-		return 0, nil
-	}
-	return n, err
-}
-
 // pruneBudgets forgets grants no request can use any more.
 func (s *state) pruneBudgets(ctx context.Context, now time.Time) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM budgets WHERE resume_until <= ?`, now.Unix())
@@ -221,13 +211,6 @@ func (s *state) ack(ctx context.Context, ids []string) error {
 		}
 	}
 	return tx.Commit()
-}
-
-// spooled counts the events waiting.
-func (s *state) spooled(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n)
-	return n, err
 }
 
 // saveKeys replaces the stored keys with keys.
