@@ -24,6 +24,7 @@ const (
 	PrefixLicense      = "lic"
 	PrefixSession      = "ses"
 	PrefixTicket       = "tkt"
+	PrefixEdge         = "edg"
 )
 
 // crockford is Crockford's base32 alphabet in lower case: no i, l, o or u,

@@ -18,14 +18,20 @@ type Organization struct {
 	Name string `json:"name"`
 	// RequireMFA makes a second factor mandatory for the organization's
 	// users.
-	RequireMFA bool      `json:"require_mfa"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	RequireMFA bool `json:"require_mfa"`
+	// Region is where the organization downloads from: delivery mode edge
+	// sends it to a healthy edge of this region first. Empty: no preference.
+	Region    string    `json:"region,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Validate checks the fields a caller sets.
 func (o *Organization) Validate() error {
 	if err := validateSlug("slug", o.Slug); err != nil {
+		return err
+	}
+	if err := ValidateRegion("region", o.Region, true); err != nil {
 		return err
 	}
 	return validateName("name", o.Name)

@@ -10,12 +10,15 @@ import (
 
 // Product is something the vendor ships, released in versions.
 type Product struct {
-	ID          string    `json:"id"`
-	Slug        string    `json:"slug"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	Slug        string `json:"slug"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// PrefetchEdges asks edges to fetch the artifacts of a release of the
+	// product into their caches when it is published.
+	PrefetchEdges bool      `json:"prefetch_edges"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Validate checks the fields a caller sets.

@@ -211,6 +211,21 @@ type Store interface {
 	Licenses(ctx context.Context, f LicenseFilter) ([]*License, string, error)
 	UpdateLicense(ctx context.Context, id string, fn func(*License) error) (*License, error)
 
+	// Edges. CreateEdge stores an edge with the hash of its credential
+	// (EINVALID without one; ECONFLICT for a name in use). UpdateEdge works
+	// as UpdateOrganization; the id, created time and secret hash cannot
+	// change. DeleteEdge removes the edge, and with it its credential.
+	CreateEdge(ctx context.Context, e *Edge) error
+	Edge(ctx context.Context, id string) (*Edge, error)
+	Edges(ctx context.Context, f EdgeFilter) ([]*Edge, string, error)
+	UpdateEdge(ctx context.Context, id string, fn func(*Edge) error) (*Edge, error)
+	DeleteEdge(ctx context.Context, id string) error
+	// PrefetchBlobs lists the blobs edges should cache ahead of demand:
+	// those of the available artifacts of releases published at or after
+	// since (and not yanked) of products whose PrefetchEdges is on, each
+	// digest once, newest release first.
+	PrefetchBlobs(ctx context.Context, since time.Time) ([]EdgeBlob, error)
+
 	// Audit events: append-only, listed newest first.
 	CreateAuditEvent(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)

@@ -49,13 +49,16 @@ const (
 	// permDownloadsRead: vendor staff and org-admins; the handler keeps an
 	// org-admin to its own organization.
 	permDownloadsRead
+	// permEdge: an edge node, with its own credential ("fre_…"); API
+	// tokens and sessions are refused.
+	permEdge
 )
 
 var permNames = map[perm]string{
 	permPublic: "public", permSignedIn: "signed-in", permSession: "session", permEnroll: "enroll", permSelf: "self",
 	permRead: "read", permPublish: "publish", permAdmin: "admin",
 	permOrgRead: "org-read", permOrgInvite: "org-invite", permOrgManage: "org-manage",
-	permDownloadsRead: "downloads-read",
+	permDownloadsRead: "downloads-read", permEdge: "edge",
 }
 
 func (p perm) String() string { return permNames[p] }
@@ -103,6 +106,16 @@ func (need perm) allows(p freight.Principal) bool {
 func (s *Server) authorize(need perm, what string, next http.Handler) http.Handler {
 	if need == permPublic {
 		return next
+	}
+	if need == permEdge {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e, err := s.edgeOf(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), edgeKey, e)))
+		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)

@@ -130,21 +130,28 @@ var matrix = map[string]matrixRow{
 
 	// Pages: anonymous callers are sent to the sign-in page (A); what
 	// each organization sees on them is TestPages's matter.
-	"GET /sign-in":            {tokens: "AAAAAAA"},
-	"GET /sign-in/mfa":        {tokens: "AAAAAAA"},
-	"GET /forgot-password":    {tokens: "AAAAAAA"},
-	"GET /reset-password":     {tokens: "AAAAAAA"},
-	"GET /accept-invitation":  {tokens: "AAAAAAA"},
-	"GET /verify-email":       {tokens: "AAAAAAA"},
-	"GET /{$}":                {tokens: "AAAAAAA"},
-	"GET /products/{product}": {tokens: "AAAAAAA"},
-	"GET /licenses":           {tokens: "AAAAAAA"},
-	"GET /account":            {tokens: "AFFFFFF", sessions: "AAAAAAA"},
-	"GET /account/mfa/qr.png": {tokens: "AFFFFFF", sessions: "AAAAAAA"},
-	"GET /assets/{name}":      {tokens: "AAAAAAA"},
-	"GET /readyz":             {tokens: "AAAAAAA"},
-	"GET /api/openapi.json":   {tokens: "AAAAAAA"},
-	"GET /api/docs":           {tokens: "AAAAAAA"},
+	"GET /sign-in":                    {tokens: "AAAAAAA"},
+	"GET /sign-in/mfa":                {tokens: "AAAAAAA"},
+	"GET /forgot-password":            {tokens: "AAAAAAA"},
+	"GET /reset-password":             {tokens: "AAAAAAA"},
+	"GET /accept-invitation":          {tokens: "AAAAAAA"},
+	"GET /verify-email":               {tokens: "AAAAAAA"},
+	"GET /{$}":                        {tokens: "AAAAAAA"},
+	"GET /products/{product}":         {tokens: "AAAAAAA"},
+	"GET /licenses":                   {tokens: "AAAAAAA"},
+	"GET /account":                    {tokens: "AFFFFFF", sessions: "AAAAAAA"},
+	"GET /account/mfa/qr.png":         {tokens: "AFFFFFF", sessions: "AAAAAAA"},
+	"GET /assets/{name}":              {tokens: "AAAAAAA"},
+	"GET /readyz":                     {tokens: "AAAAAAA"},
+	"GET /api/v1/edges":               {tokens: "UFFFAAA"},
+	"POST /api/v1/edges":              {tokens: "UFFFFFA"},
+	"GET /api/v1/edges/{edge}":        {tokens: "UFFFAAA"},
+	"DELETE /api/v1/edges/{edge}":     {tokens: "UFFFFFA"},
+	"POST /api/v1/edge/heartbeat":     {tokens: "UUUUUUU"},
+	"POST /api/v1/edge/events":        {tokens: "UUUUUUU"},
+	"GET /api/v1/edge/blobs/{sha256}": {tokens: "UUUUUUU"},
+	"GET /api/openapi.json":           {tokens: "AAAAAAA"},
+	"GET /api/docs":                   {tokens: "AAAAAAA"},
 }
 
 // extraRows are requests beyond one per route, for tenancy: an acme
@@ -165,7 +172,7 @@ var pathValues = map[string]string{
 	"artifact": "art_00000000000000000000000000", "upload": "upl_00000000000000000000000000",
 	"entitlement": "ent_00000000000000000000000000", "token": "tok_00000000000000000000000000",
 	"license": "lic_00000000000000000000000000", "key": "nokey", "session": "ses_00000000000000000000000000",
-	"part": "1", "name": "file.zip", "provider": "nothing", "$": "",
+	"part": "1", "name": "file.zip", "provider": "nothing", "edge": "edg_00000000000000000000000000", "sha256": strings.Repeat("0", 64), "$": "",
 }
 
 // TestAuthorizationMatrix calls every route as every role, with an API

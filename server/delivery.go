@@ -42,6 +42,9 @@ type downloadAnswer struct {
 	SHA256      string    `json:"sha256"`
 	Size        int64     `json:"size"`
 	Filename    string    `json:"filename"`
+	// Via is where the URL points: "origin", or "edge" with the edge's id.
+	Via    string `json:"via"`
+	EdgeID string `json:"edge_id,omitempty"`
 }
 
 // requestDownload checks the entitlement rule for the caller and answers
@@ -93,11 +96,29 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, downloadAnswer{
+	ans := downloadAnswer{
 		GrantID:   g.ID,
 		URL:       s.baseURL(r) + "/d/" + token + "/" + url.PathEscape(a.Filename),
 		ExpiresAt: g.StartBy, ResumeUntil: g.ResumeUntil, SHA256: a.SHA256, Size: a.Size, Filename: a.Filename,
-	})
+		Via: DeliveryOrigin,
+	}
+	if s.cfg.DeliveryMode == DeliveryEdge {
+		// The same token works on the portal, so a customer whose edge
+		// fails can still fetch from the origin.
+		region := r.URL.Query().Get("region")
+		if err := freight.ValidateRegion("region", region, true); err != nil {
+			return err
+		}
+		e, err := s.pickEdge(ctx, p.OrgID, region)
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			ans.URL = e.PublicURL + "/d/" + token + "/" + url.PathEscape(a.Filename)
+			ans.Via, ans.EdgeID = DeliveryEdge, e.ID
+		}
+	}
+	writeJSON(w, http.StatusOK, ans)
 	return nil
 }
 
@@ -174,12 +195,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	etag := `"` + c.Digest + `"`
-	n, isStart := answerSize(r.Header.Get("Range"), r.Header.Get("If-Range"), etag, c.Size)
-	// Edges judge starts with grant.IsStart; the origin agrees with them,
-	// and also counts an answer that becomes the whole file as a start.
-	isStart = isStart || grant.IsStart(r.Header.Get("Range"), c.Size)
-	if err := c.Check(s.now(), isStart, clientIP(r), r.PathValue("name")); err != nil {
+	// The rule edges apply too.
+	n, err := c.CheckRequest(s.now(), r.Header.Get("Range"), r.Header.Get("If-Range"), clientIP(r), r.PathValue("name"))
+	if err != nil {
 		return err
 	}
 	if done, err := s.redirect(w, r, c, n); done || err != nil {
@@ -200,13 +218,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer content.Close()
 
-	h := w.Header()
-	h.Set("ETag", etag)
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Disposition", contentDisposition(c.Filename))
-	h.Set("Repr-Digest", reprDigest(c.Digest))
-	h.Set("Cache-Control", "private, no-transform")
-	h.Set("X-Content-Type-Options", "nosniff")
+	SetDownloadHeaders(w.Header(), c)
 	if r.Method == http.MethodHead {
 		http.ServeContent(w, r, "", time.Time{}, content)
 		return nil
@@ -222,18 +234,18 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		s.refund(ctx, c.GrantID, n)
 		return err
 	}
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &CountingWriter{ResponseWriter: w}
 	http.ServeContent(cw, r, "", time.Time{}, content)
 	// Record the outcome even though the client may be gone.
 	ctx = context.WithoutCancel(ctx)
-	if n > cw.n {
-		s.refund(ctx, c.GrantID, n-cw.n)
+	if n > cw.N {
+		s.refund(ctx, c.GrantID, n-cw.N)
 	}
-	if err := s.store.FinishDownload(ctx, d.ID, cw.n, cw.n >= n, s.now()); err != nil {
+	if err := s.store.FinishDownload(ctx, d.ID, cw.N, cw.N >= n, s.now()); err != nil {
 		s.logger.ErrorContext(ctx, "recording a download", "download_id", d.ID, "err", err)
 	}
 	s.logger.InfoContext(ctx, "download", "grant_id", g.ID, "artifact_id", g.ArtifactID, "org_id", g.OrgID,
-		"ip", clientIP(r), "range", d.Range, "bytes", cw.n, "completed", cw.n >= n)
+		"ip", clientIP(r), "range", d.Range, "bytes", cw.N, "completed", cw.N >= n)
 	return nil
 }
 
@@ -259,6 +271,18 @@ func (s *Server) refund(ctx context.Context, grantID string, n int64) {
 	if _, err := s.store.ReserveGrantBytes(context.WithoutCancel(ctx), grantID, -n); err != nil {
 		s.logger.WarnContext(ctx, "giving back unsent bytes", "grant_id", grantID, "err", err)
 	}
+}
+
+// SetDownloadHeaders sets the headers of a download answer of the blob
+// of c, before http.ServeContent adds its own: the ETag is the digest,
+// so that If-Range works the same on the origin and on every edge.
+func SetDownloadHeaders(h http.Header, c grant.Claims) {
+	h.Set("ETag", `"`+c.Digest+`"`)
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", contentDisposition(c.Filename))
+	h.Set("Repr-Digest", reprDigest(c.Digest))
+	h.Set("Cache-Control", "private, no-transform")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // contentDisposition names the file for the browser: a plain ASCII name as
@@ -346,32 +370,32 @@ func (b *lazyBlob) Close() error {
 	return nil
 }
 
-// countingWriter counts the body bytes of an answer. It passes ReadFrom
-// through so that sendfile still happens underneath it.
-type countingWriter struct {
+// CountingWriter counts the body bytes of an answer in N. It passes
+// ReadFrom through so that sendfile still happens underneath it.
+type CountingWriter struct {
 	http.ResponseWriter
-	n int64
+	N int64
 }
 
-func (w *countingWriter) Write(p []byte) (int, error) {
+func (w *CountingWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
+	w.N += int64(n)
 	return n, err
 }
 
-func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+func (w *CountingWriter) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok {
 		n, err := io.Copy(writerOnly{w.ResponseWriter}, r)
-		w.n += n
+		w.N += n
 		return n, err
 	}
 	n, err := rf.ReadFrom(r)
-	w.n += n
+	w.N += n
 	return n, err
 }
 
-func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *CountingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // writerOnly hides every method but Write, so io.Copy cannot recurse into
 // ReadFrom.
@@ -416,7 +440,7 @@ type headPresigner interface {
 // mode that would fail every download.
 func CheckDelivery(cfg Config, blobs freight.BlobStore) error {
 	switch cfg.DeliveryMode {
-	case "", DeliveryOrigin:
+	case "", DeliveryOrigin, DeliveryEdge:
 		return nil
 	case DeliveryS3:
 		if _, ok := blobs.(getPresigner); !ok {
@@ -461,7 +485,7 @@ func CheckDelivery(cfg Config, blobs freight.BlobStore) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown delivery mode %q (known: origin, s3, cloudfront)", cfg.DeliveryMode)
+	return fmt.Errorf("unknown delivery mode %q (known: origin, s3, cloudfront, edge)", cfg.DeliveryMode)
 }
 
 // redirect answers a request that passed the grant's checks in the

@@ -11,6 +11,7 @@ type organizationInput struct {
 	Slug       *string `json:"slug"`
 	Name       *string `json:"name"`
 	RequireMFA *bool   `json:"require_mfa"`
+	Region     *string `json:"region"`
 }
 
 func (in organizationInput) apply(o *freight.Organization) {
@@ -22,6 +23,9 @@ func (in organizationInput) apply(o *freight.Organization) {
 	}
 	if in.RequireMFA != nil {
 		o.RequireMFA = *in.RequireMFA
+	}
+	if in.Region != nil {
+		o.Region = *in.Region
 	}
 }
 

@@ -7,9 +7,10 @@ import (
 )
 
 type productInput struct {
-	Slug        *string `json:"slug"`
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	Slug          *string `json:"slug"`
+	Name          *string `json:"name"`
+	Description   *string `json:"description"`
+	PrefetchEdges *bool   `json:"prefetch_edges"`
 }
 
 func (in productInput) apply(p *freight.Product) {
@@ -21,6 +22,9 @@ func (in productInput) apply(p *freight.Product) {
 	}
 	if in.Description != nil {
 		p.Description = *in.Description
+	}
+	if in.PrefetchEdges != nil {
+		p.PrefetchEdges = *in.PrefetchEdges
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -50,10 +51,16 @@ type errorBody struct {
 // writeError answers err as JSON. Only internal and unavailable errors are
 // logged with their cause; the caller sees the safe message only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, r, s.logger, err)
+}
+
+// WriteError is writeError for handlers that serve Freight's API shapes
+// outside a Server (freight edge).
+func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	code := freight.ErrorCode(err)
 	status := statusOf(code)
 	if status >= 500 {
-		s.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var body errorBody
 	body.Error.Code = code
@@ -112,16 +119,22 @@ func writeList[T any](w http.ResponseWriter, items []T, next string) {
 // that it is JSON. Handlers that decode the body twice (PATCH merges) call
 // it once and pass the bytes to decodeBytes.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return s.readBodyLimit(w, r, s.maxBody)
+}
+
+// readBodyLimit is readBody with a limit of its own, for the few bodies
+// that are larger by nature (batches of edge events).
+func (s *Server) readBodyLimit(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, _ := strings.Cut(ct, ";")
 		if mt = strings.TrimSpace(strings.ToLower(mt)); mt != "application/json" {
 			return nil, freight.Errorf(freight.EINVALID, "Content-Type must be application/json, not %q", mt)
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, freight.Errorf(freight.ETOOLARGE, "request body exceeds %d bytes", s.maxBody)
+			return nil, freight.Errorf(freight.ETOOLARGE, "request body exceeds %d bytes", limit)
 		}
 		return nil, freight.Errorf(freight.EINVALID, "reading request body: connection failed")
 	}

@@ -134,6 +134,14 @@ func (s *Server) routes() http.Handler {
 		return nil
 	})
 
+	handle("GET /api/v1/edges", permRead, "list edges", s.listEdges)
+	handle("POST /api/v1/edges", permAdmin, "create edges", s.createEdge)
+	handle("GET /api/v1/edges/{edge}", permRead, "read edges", s.getEdge)
+	handle("DELETE /api/v1/edges/{edge}", permAdmin, "delete edges", s.deleteEdge)
+	// Edges authenticate with their own credential, not an API token.
+	handle("POST /api/v1/edge/heartbeat", permEdge, "report as an edge", s.edgeAPI(s.edgeHeartbeat))
+	handle("POST /api/v1/edge/events", permEdge, "report downloads as an edge", s.edgeAPI(s.edgeEvents))
+
 	handle("GET /api/v1/keys", permAdmin, "see signing keys", s.listKeys)
 	handle("POST /api/v1/keys/rotate", permAdmin, "rotate signing keys", s.rotateKey)
 	handle("POST /api/v1/keys/{key}/retire", permAdmin, "retire signing keys", s.retireKey)
@@ -193,6 +201,10 @@ func (s *Server) routes() http.Handler {
 		top.HandleFunc(pattern, h)
 	}
 	public("GET /d/{token}/{name}", s.serveDownload)
+	// Edges fetch blobs here; outside the logging middleware, like the
+	// origin, to keep sendfile.
+	s.routeList = append(s.routeList, Route{Pattern: "GET /api/v1/edge/blobs/{sha256}", Permission: permEdge.String()})
+	top.Handle("GET /api/v1/edge/blobs/{sha256}", s.authorize(permEdge, "fetch blobs as an edge", http.HandlerFunc(s.serveEdgeBlob)))
 	public("GET /.well-known/freight-keys.json", s.publicKeys)
 	public("GET /.well-known/freight-license-keys.json", s.licensePublicKeys)
 	public("GET /healthz", s.healthz)

@@ -76,6 +76,15 @@ type Config struct {
 	// a token bucket refilled at SignInRate per second.
 	SignInRate  float64
 	SignInBurst int
+	// EdgeRegions is the order in which DeliveryEdge tries regions after
+	// the organization's region and the one a request prefers.
+	EdgeRegions []string
+	// EdgeHealthTimeout is how recent an edge's heartbeat must be for it
+	// to get downloads.
+	EdgeHealthTimeout time.Duration
+	// PrefetchWindow is how long after publication edges are asked to
+	// have a release's files.
+	PrefetchWindow time.Duration
 }
 
 // CloudFront describes a CloudFront distribution in front of the blob
@@ -169,6 +178,12 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	}
 	if cfg.BudgetFactor <= 0 {
 		cfg.BudgetFactor = DefaultBudgetFactor
+	}
+	if cfg.EdgeHealthTimeout <= 0 {
+		cfg.EdgeHealthTimeout = DefaultEdgeHealthTimeout
+	}
+	if cfg.PrefetchWindow <= 0 {
+		cfg.PrefetchWindow = DefaultPrefetchWindow
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{store: store, blobs: blobs, logger: logger, cfg: cfg, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,

@@ -7,11 +7,11 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-const orgColumns = `id, slug, name, created_at, updated_at, require_mfa`
+const orgColumns = `id, slug, name, region, created_at, updated_at, require_mfa`
 
 func scanOrganization(r scanner) (*freight.Organization, error) {
 	var o freight.Organization
-	if err := r.Scan(&o.ID, &o.Slug, &o.Name, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, boolCol{&o.RequireMFA}); err != nil {
+	if err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.Region, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, boolCol{&o.RequireMFA}); err != nil {
 		return nil, err
 	}
 	return &o, nil
@@ -41,8 +41,8 @@ func (s *store) CreateOrganization(ctx context.Context, o *freight.Organization)
 		return err
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
-	_, err := s.exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Slug, c.Name, c.CreatedAt, c.UpdatedAt, c.RequireMFA)
+	_, err := s.exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Slug, c.Name, c.Region, c.CreatedAt, c.UpdatedAt, c.RequireMFA)
 	if err != nil {
 		return s.fail(ctx, err, orgErrs(&c))
 	}
@@ -98,8 +98,8 @@ func (s *store) UpdateOrganization(ctx context.Context, id string, fn func(*frei
 			return err
 		}
 		c.UpdatedAt = s.db.now()
-		_, err = s.exec(ctx, `UPDATE organizations SET slug = ?, name = ?, updated_at = ?, require_mfa = ? WHERE id = ?`,
-			c.Slug, c.Name, c.UpdatedAt, c.RequireMFA, c.ID)
+		_, err = s.exec(ctx, `UPDATE organizations SET slug = ?, name = ?, region = ?, updated_at = ?, require_mfa = ? WHERE id = ?`,
+			c.Slug, c.Name, c.Region, c.UpdatedAt, c.RequireMFA, c.ID)
 		if err != nil {
 			return s.fail(ctx, err, orgErrs(&c))
 		}

@@ -7,11 +7,11 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-const productColumns = `id, slug, name, description, created_at, updated_at`
+const productColumns = `id, slug, name, description, prefetch_edges, created_at, updated_at`
 
 func scanProduct(r scanner) (*freight.Product, error) {
 	var p freight.Product
-	if err := r.Scan(&p.ID, &p.Slug, &p.Name, &p.Description, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+	if err := r.Scan(&p.ID, &p.Slug, &p.Name, &p.Description, boolCol{&p.PrefetchEdges}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -41,8 +41,8 @@ func (s *store) CreateProduct(ctx context.Context, p *freight.Product) error {
 		return err
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
-	_, err := s.exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Slug, c.Name, c.Description, c.CreatedAt, c.UpdatedAt)
+	_, err := s.exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Slug, c.Name, c.Description, c.PrefetchEdges, c.CreatedAt, c.UpdatedAt)
 	if err != nil {
 		return s.fail(ctx, err, productErrs(&c))
 	}
@@ -98,8 +98,8 @@ func (s *store) UpdateProduct(ctx context.Context, id string, fn func(*freight.P
 			return err
 		}
 		c.UpdatedAt = s.db.now()
-		_, err = s.exec(ctx, `UPDATE products SET slug = ?, name = ?, description = ?, updated_at = ? WHERE id = ?`,
-			c.Slug, c.Name, c.Description, c.UpdatedAt, c.ID)
+		_, err = s.exec(ctx, `UPDATE products SET slug = ?, name = ?, description = ?, prefetch_edges = ?, updated_at = ? WHERE id = ?`,
+			c.Slug, c.Name, c.Description, c.PrefetchEdges, c.UpdatedAt, c.ID)
 		if err != nil {
 			return s.fail(ctx, err, productErrs(&c))
 		}

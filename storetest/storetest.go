@@ -75,6 +75,7 @@ func groups() []group {
 		{"Grants", grantTests},
 		{"Downloads", downloadTests},
 		{"Licenses", licenseTests},
+		{"Edges", edgeTests},
 		{"AuditEvents", auditTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},

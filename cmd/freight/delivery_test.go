@@ -34,7 +34,7 @@ func TestServeRejectsDeliveryConfig(t *testing.T) {
 		{"CloudFrontBare", []string{"--delivery", "cloudfront"}, nil, []string{"--cloudfront-domain", "--cloudfront-key-id", "--cloudfront-private-key"}},
 		{"CloudFrontNoKey", []string{"--delivery", "cloudfront", "--cloudfront-domain", "d1.cloudfront.net"}, nil, []string{"--cloudfront-key-id", "--cloudfront-private-key"}},
 		{"CloudFrontMissingKeyFile", []string{"--delivery", "cloudfront", "--cloudfront-domain", "d1.cloudfront.net", "--cloudfront-key-id", "K1", "--cloudfront-private-key", "/nonexistent/cf.pem"}, nil, []string{"--cloudfront-private-key", "/nonexistent/cf.pem"}},
-		{"UnknownMode", nil, []string{"FREIGHT_DELIVERY=edge"}, []string{"FREIGHT_DELIVERY", "origin, s3, cloudfront"}},
+		{"UnknownMode", nil, []string{"FREIGHT_DELIVERY=pigeon"}, []string{"FREIGHT_DELIVERY", "origin, s3, cloudfront, edge"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)

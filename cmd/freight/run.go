@@ -42,6 +42,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "", "run the portal server", serveFlags},
+		{"edge", "", "run a caching edge node that serves downloads near customers", edgeFlags},
 		{"demo", "", "run the portal on embedded defaults with seeded demo data", demoFlags},
 		{"migrate", "", "bring the database schema up to date and exit", migrateFlags},
 		{"create-admin", "", "create a vendor admin (if needed) and print a new admin API token", createAdminFlags},

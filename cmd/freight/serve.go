@@ -42,6 +42,9 @@ type serveConfig struct {
 	budgetFactor    int64
 	bindIP          bool
 	delivery        oneOf
+	edgeRegions     string
+	edgeHealth      time.Duration
+	prefetchWindow  time.Duration
 	cloudFront      cloudFrontConfig
 	insecureCookies bool
 	sessionIdle     time.Duration
@@ -68,8 +71,11 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.DurationVar(&c.resumeWindow, "download-resume-window", server.DefaultResumeWindow, "how long ranged requests (resumes, segments) on a download URL keep working")
 	fs.Int64Var(&c.budgetFactor, "download-budget", server.DefaultBudgetFactor, "most bytes one download URL may serve, as a multiple of the file size")
 	fs.BoolVar(&c.bindIP, "download-bind-ip", false, "accept a download URL only from the address that asked for it")
-	c.delivery = oneOf{value: server.DeliveryOrigin, allowed: []string{server.DeliveryOrigin, server.DeliveryS3, server.DeliveryCloudFront}}
-	fs.Var(&c.delivery, "delivery", "how downloads are delivered: origin (the portal sends the file), s3 (303 to a presigned URL on the s3:// blob store) or cloudfront (303 to a CloudFront signed URL); the portal checks every download URL first in every mode")
+	c.delivery = oneOf{value: server.DeliveryOrigin, allowed: []string{server.DeliveryOrigin, server.DeliveryS3, server.DeliveryCloudFront, server.DeliveryEdge}}
+	fs.Var(&c.delivery, "delivery", "how downloads are delivered: origin (the portal sends the file), s3 (303 to a presigned URL on the s3:// blob store), cloudfront (303 to a CloudFront signed URL) or edge (URLs on a healthy freight edge, else the portal); the portal or edge checks every download URL first in every mode")
+	fs.StringVar(&c.edgeRegions, "edge-regions", "", "delivery edge: comma-separated regions tried, in order, after the organization's region and the one a request prefers")
+	fs.DurationVar(&c.edgeHealth, "edge-health-timeout", server.DefaultEdgeHealthTimeout, "delivery edge: an edge whose last heartbeat is older gets no downloads")
+	fs.DurationVar(&c.prefetchWindow, "prefetch-window", server.DefaultPrefetchWindow, "how long after a release is published edges are asked to cache its files (products with prefetch_edges)")
 	fs.StringVar(&c.cloudFront.domain, "cloudfront-domain", "", "delivery cloudfront: the distribution's domain name, such as d111111abcdef8.cloudfront.net")
 	fs.StringVar(&c.cloudFront.keyID, "cloudfront-key-id", "", "delivery cloudfront: id of the public key in the distribution's trusted key group, such as K2JCJMDEHXQW5F")
 	fs.StringVar(&c.cloudFront.privateKey, "cloudfront-private-key", "", "delivery cloudfront: path of the matching private key, PEM (RSA 2048 or ECDSA P-256; PKCS #1, SEC 1 or PKCS #8, unencrypted)")
@@ -257,6 +263,16 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
 		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
 		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
+		EdgeHealthTimeout: c.edgeHealth, PrefetchWindow: c.prefetchWindow,
+	}
+	for r := range strings.SplitSeq(c.edgeRegions, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		if err := freight.ValidateRegion("edge-regions", r, false); err != nil {
+			return fmt.Errorf("--edge-regions: %q: %s", r, freight.ErrorMessage(err))
+		}
+		cfg.EdgeRegions = append(cfg.EdgeRegions, r)
 	}
 	mailer, err := c.mailer(logger)
 	if err != nil {

@@ -1,4 +1,4 @@
-package server
+package grant
 
 import (
 	"fmt"
@@ -38,9 +38,9 @@ func TestAnswerSize(t *testing.T) {
 		{"bytes=100-199", `"other"`, size, true},
 		{"bytes=100-199", "Mon, 02 Jan 2006 15:04:05 GMT", size, true},
 	} {
-		n, start := answerSize(tc.rng, tc.ifRange, etag, size)
+		n, start := AnswerSize(tc.rng, tc.ifRange, etag, size)
 		if n != tc.n || start != tc.start {
-			t.Errorf("answerSize(%q, %q) = %d, %v; want %d, %v", tc.rng, tc.ifRange, n, start, tc.n, tc.start)
+			t.Errorf("AnswerSize(%q, %q) = %d, %v; want %d, %v", tc.rng, tc.ifRange, n, start, tc.n, tc.start)
 		}
 	}
 }
@@ -54,7 +54,7 @@ func FuzzAnswerSize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rng string, size16 uint16) {
 		size := int64(size16 % 2000)
 		content := strings.Repeat("x", int(size))
-		n, _ := answerSize(rng, "", `"e"`, size)
+		n, _ := AnswerSize(rng, "", `"e"`, size)
 		req := httptest.NewRequest("GET", "/", nil)
 		if rng != "" {
 			req.Header["Range"] = []string{rng}
@@ -77,7 +77,7 @@ func FuzzAnswerSize(f *testing.F) {
 			t.Fatalf("status %d", w.Code)
 		}
 		if sent != n {
-			t.Fatalf("Range %q on %d bytes: ServeContent sent %d content bytes, answerSize says %d", rng, size, sent, n)
+			t.Fatalf("Range %q on %d bytes: ServeContent sent %d content bytes, AnswerSize says %d", rng, size, sent, n)
 		}
 	})
 }

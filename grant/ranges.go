@@ -1,9 +1,10 @@
-package server
+package grant
 
 import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // byteRange is one resolved range of a file: start and length.
@@ -79,10 +80,11 @@ func parseRange(s string, size int64) (ranges []byteRange, ok bool) {
 	return ranges, true
 }
 
-// answerSize returns the bytes an answer to the given Range and If-Range
-// headers will carry, and whether it starts at byte 0 (a new download
-// rather than a resumption).
-func answerSize(rangeHeader, ifRange, etag string, size int64) (n int64, start bool) {
+// AnswerSize returns the bytes an answer to the given Range and If-Range
+// headers will carry when served by net/http's ServeContent with the
+// strong ETag etag, and whether it starts at byte 0 (a new download rather
+// than a resumption).
+func AnswerSize(rangeHeader, ifRange, etag string, size int64) (n int64, start bool) {
 	if rangeHeader == "" || ifRange != "" && ifRange != etag {
 		return size, true
 	}
@@ -102,4 +104,19 @@ func answerSize(rangeHeader, ifRange, etag string, size int64) (n int64, start b
 		return size, true
 	}
 	return sum, ranges[0].start == 0
+}
+
+// CheckRequest applies the request rules of Check to a GET or HEAD of the
+// blob of c with the given Range and If-Range headers, answered by
+// ServeContent with the ETag "<digest>", the way the origin and edges
+// serve downloads. It returns the body bytes the answer will carry, which
+// the byte budget is charged. A request counts as a start when its answer
+// begins at byte 0 or becomes the whole file, or when IsStart says so.
+func (c Claims) CheckRequest(now time.Time, rangeHeader, ifRange, clientIP, filename string) (int64, error) {
+	n, isStart := AnswerSize(rangeHeader, ifRange, `"`+c.Digest+`"`, c.Size)
+	isStart = isStart || IsStart(rangeHeader, c.Size)
+	if err := c.Check(now, isStart, clientIP, filename); err != nil {
+		return 0, err
+	}
+	return n, nil
 }

@@ -1,0 +1,187 @@
+package freight
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Edge is a caching edge node (freight edge) known to the portal. An admin
+// creates it, which issues its credential; the node then reports itself
+// with heartbeats: its region, the URL clients reach it at, and its cache
+// figures. The portal hands out URLs on edges whose last heartbeat is
+// recent (Healthy).
+type Edge struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Region     string     `json:"region"`
+	PublicURL  string     `json:"public_url"`
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+	Stats      EdgeStats  `json:"stats"`
+	CreatedAt  time.Time  `json:"created_at"`
+
+	// SecretHash is SHA-256 of the random part of the edge's credential.
+	SecretHash []byte `json:"-"`
+}
+
+// EdgeStats are the figures an edge reports: counters since the edge's
+// cache was created, and the state of its cache now.
+type EdgeStats struct {
+	BytesServed     int64 `json:"bytes_served"`      // body bytes sent to clients
+	BytesFromOrigin int64 `json:"bytes_from_origin"` // body bytes fetched from the portal
+	Hits            int64 `json:"hits"`              // requests answered from a complete cached blob
+	Misses          int64 `json:"misses"`            // requests that waited for a fill or went to the origin
+	FillsInProgress int64 `json:"fills_in_progress"`
+	CacheBytes      int64 `json:"cache_bytes"`
+	CacheBlobs      int64 `json:"cache_blobs"`
+	CacheLimit      int64 `json:"cache_limit"`
+}
+
+// HitRatio is the share of requests answered from a complete cached blob,
+// 0 when there was none.
+func (s EdgeStats) HitRatio() float64 {
+	if s.Hits+s.Misses <= 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// Validate checks the counters: none is negative.
+func (s EdgeStats) Validate() error {
+	for _, v := range []int64{s.BytesServed, s.BytesFromOrigin, s.Hits, s.Misses, s.FillsInProgress, s.CacheBytes, s.CacheBlobs, s.CacheLimit} {
+		if v < 0 {
+			return FieldError("stats", "must not hold negative figures")
+		}
+	}
+	return nil
+}
+
+// Validate checks the fields a caller sets.
+func (e *Edge) Validate() error {
+	if err := validateName("name", e.Name); err != nil {
+		return err
+	}
+	if err := ValidateRegion("region", e.Region, true); err != nil {
+		return err
+	}
+	if e.PublicURL != "" {
+		if err := ValidatePublicURL("public_url", e.PublicURL); err != nil {
+			return err
+		}
+	}
+	return e.Stats.Validate()
+}
+
+// Healthy reports whether the edge's last heartbeat is within timeout of
+// now.
+func (e *Edge) Healthy(now time.Time, timeout time.Duration) bool {
+	return e.LastSeenAt != nil && e.PublicURL != "" && now.Sub(*e.LastSeenAt) < timeout
+}
+
+var regionRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidateRegion checks a region name: 1 to 63 lower-case letters, digits
+// or dashes, like "eu-west" or "factory-3". Empty is allowed when
+// optional.
+func ValidateRegion(field, s string, optional bool) error {
+	if s == "" {
+		if optional {
+			return nil
+		}
+		return FieldError(field, "is required")
+	}
+	if !regionRE.MatchString(s) {
+		return FieldError(field, "must be 1 to 63 lower-case letters, digits or dashes, starting and ending with a letter or digit")
+	}
+	return nil
+}
+
+// ValidatePublicURL checks a base URL clients are sent to: absolute http
+// or https, a host, no user information, query or fragment.
+func ValidatePublicURL(field, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || len(s) > 2000 {
+		return FieldError(field, "must be an http or https URL such as https://edge.example.com, without query or fragment")
+	}
+	return nil
+}
+
+// edgeSecretPrefix marks edge credentials, which authenticate only the
+// edge API, apart from API tokens (frt_).
+const edgeSecretPrefix = "fre_"
+
+// NewEdgeSecret returns a new edge id and its credential
+// "fre_<id>_<random>", with the hash to store.
+func NewEdgeSecret(now time.Time) (id, secret string, hash []byte) {
+	id = NewID(PrefixEdge, now)
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	random := base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(random))
+	return id, edgeSecretPrefix + id + "_" + random, sum[:]
+}
+
+// ParseEdgeSecret splits an edge credential into the edge id and the hash
+// of its random part; false for anything not shaped like one.
+func ParseEdgeSecret(secret string) (id string, hash []byte, ok bool) {
+	rest, found := strings.CutPrefix(secret, edgeSecretPrefix)
+	n := len(PrefixEdge) + 1 + 26
+	if !found || len(rest) != n+1+43 || rest[n] != '_' {
+		return "", nil, false
+	}
+	id, random := rest[:n], rest[n+1:]
+	if !ValidID(PrefixEdge, id) {
+		return "", nil, false
+	}
+	for i := 0; i < len(random); i++ {
+		c := random[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", nil, false
+		}
+	}
+	sum := sha256.Sum256([]byte(random))
+	return id, sum[:], true
+}
+
+// EdgeFilter selects edges, ordered by id.
+type EdgeFilter struct {
+	Page
+}
+
+// EdgeHeartbeat is what an edge reports about itself, periodically.
+type EdgeHeartbeat struct {
+	Region    string    `json:"region"`
+	PublicURL string    `json:"public_url"`
+	Stats     EdgeStats `json:"stats"`
+}
+
+// EdgeHeartbeatAnswer is the portal's answer to a heartbeat: the blobs
+// the edge should have in its cache before customers ask for them.
+type EdgeHeartbeatAnswer struct {
+	Prefetch []EdgeBlob `json:"prefetch"`
+}
+
+// EdgeBlob names a blob for an edge to fetch.
+type EdgeBlob struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// EdgeEvents is a batch of downloads an edge reports; each download's id
+// is made by the edge, so that a batch sent twice records each once.
+type EdgeEvents struct {
+	Downloads []*Download `json:"downloads"`
+}
+
+// EdgeEventsAnswer acknowledges a batch: every download in it is recorded
+// (now or before).
+type EdgeEventsAnswer struct {
+	Recorded int `json:"recorded"`
+}

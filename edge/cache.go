@@ -1,0 +1,197 @@
+package edge
+
+import (
+	"cmp"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/freight-portal/freight"
+)
+
+// cache is the blobs on disk, named by digest: complete, verified blobs in
+// blobs/<sha256>, blobs being filled in partial/<sha256>.<size>. Blobs are
+// immutable, so nothing is ever invalidated; the cache only runs out of
+// room, and then the least recently used blob that nobody reads or fills
+// goes. The index is rebuilt from the directory at start, so a restart
+// keeps the cache, and a partial file is resumed from its length.
+type cache struct {
+	dir   string
+	limit int64
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	used    int64 // bytes reserved: complete sizes, and whole sizes of partials
+	clock   int64 // orders uses for LRU
+}
+
+// entry is one blob of the cache. Guarded by cache.mu.
+type entry struct {
+	digest   string
+	size     int64
+	complete bool
+	pins     int   // readers and the fill using it; never evicted while > 0
+	lastUsed int64 // cache.clock at the last use
+	fill     *fill // the running fill, nil when none
+}
+
+func (c *cache) blobPath(digest string) string { return filepath.Join(c.dir, "blobs", digest) }
+
+func (c *cache) partialPath(digest string, size int64) string {
+	return filepath.Join(c.dir, "partial", digest+"."+strconv.FormatInt(size, 10))
+}
+
+// openCache scans dir and rebuilds the index. Files that are neither a
+// blob nor a partial blob (temporary files of a crash) are removed.
+func openCache(dir string, limit int64) (*cache, error) {
+	c := &cache{dir: dir, limit: limit, entries: map[string]*entry{}}
+	for _, sub := range []string{"blobs", "partial"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return nil, err
+		}
+	}
+	type found struct {
+		e   *entry
+		mod time.Time
+	}
+	var all []found
+	scan := func(sub string, parse func(name string, info fs.FileInfo) *entry) error {
+		des, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			return err
+		}
+		for _, de := range des {
+			p := filepath.Join(dir, sub, de.Name())
+			info, err := de.Info()
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return err
+			}
+			e := parse(de.Name(), info)
+			if e == nil || c.entries[e.digest] != nil {
+				os.RemoveAll(p)
+				continue
+			}
+			c.entries[e.digest] = e
+			c.used += e.size
+			all = append(all, found{e, info.ModTime()})
+		}
+		return nil
+	}
+	if err := scan("blobs", parseBlobName); err != nil {
+		return nil, err
+	}
+	if err := scan("partial", parsePartialName); err != nil {
+		return nil, err
+	}
+	// The order of last use survives as modification times: blobs are
+	// touched when read.
+	slices.SortFunc(all, func(a, b found) int { return a.mod.Compare(b.mod) })
+	for _, f := range all {
+		c.clock++
+		f.e.lastUsed = c.clock
+	}
+	c.mu.Lock()
+	c.evictLocked(0)
+	c.mu.Unlock()
+	return c, nil
+}
+
+// parseBlobName reads a complete blob's file name: its digest.
+func parseBlobName(name string, info fs.FileInfo) *entry {
+	if !info.Mode().IsRegular() || !freight.ValidDigest(name) {
+		return nil
+	}
+	return &entry{digest: name, size: info.Size(), complete: true}
+}
+
+// parsePartialName reads a partial blob's file name: digest "." size. A
+// partial longer than its blob is damaged and dropped.
+func parsePartialName(name string, info fs.FileInfo) *entry {
+	digest, sz, ok := strings.Cut(name, ".")
+	if !ok || !info.Mode().IsRegular() || !freight.ValidDigest(digest) {
+		return nil
+	}
+	size, err := strconv.ParseInt(sz, 10, 64)
+	if err != nil || size < 0 || strconv.FormatInt(size, 10) != sz || info.Size() > size {
+		return nil
+	}
+	return &entry{digest: digest, size: size}
+}
+
+// reserveLocked makes room for n more bytes, evicting what it must, and
+// reports whether it could.
+func (c *cache) reserveLocked(n int64) bool {
+	if n > c.limit {
+		return false
+	}
+	c.evictLocked(n)
+	if c.used+n > c.limit {
+		return false
+	}
+	c.used += n
+	return true
+}
+
+// evictLocked removes unpinned blobs, least recently used first, until n
+// more bytes fit.
+func (c *cache) evictLocked(n int64) {
+	if c.used+n <= c.limit {
+		return
+	}
+	var victims []*entry
+	for _, e := range c.entries {
+		if e.pins == 0 && e.fill == nil {
+			victims = append(victims, e)
+		}
+	}
+	slices.SortFunc(victims, func(a, b *entry) int { return cmp.Compare(a.lastUsed, b.lastUsed) })
+	for _, e := range victims {
+		if c.used+n <= c.limit {
+			return
+		}
+		c.removeLocked(e)
+	}
+}
+
+// removeLocked drops an entry and its file.
+func (c *cache) removeLocked(e *entry) {
+	if c.entries[e.digest] != e {
+		return
+	}
+	delete(c.entries, e.digest)
+	c.used -= e.size
+	if e.complete {
+		os.Remove(c.blobPath(e.digest))
+	} else {
+		os.Remove(c.partialPath(e.digest, e.size))
+	}
+}
+
+// touchLocked records a use.
+func (c *cache) touchLocked(e *entry) {
+	c.clock++
+	e.lastUsed = c.clock
+}
+
+// unpin ends a use of e.
+func (c *cache) unpin(e *entry) {
+	c.mu.Lock()
+	e.pins--
+	c.mu.Unlock()
+}
+
+// stats returns the bytes reserved and the number of blobs.
+func (c *cache) stats() (bytes, blobs int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used, int64(len(c.entries))
+}

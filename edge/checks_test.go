@@ -1,0 +1,220 @@
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/edge"
+	"github.com/freight-portal/freight/signing"
+)
+
+// TestGrantChecks applies the origin's rules at the edge, offline.
+func TestGrantChecks(t *testing.T) {
+	p := newPortal(t)
+	a, content := p.artifact("g.bin", 1<<20, 11)
+	dir := t.TempDir()
+	n := startEdge(t, p, dir)
+	url := func(tok string) string { return n.url + "/d/" + tok + "/" + a.Filename }
+	refused := func(name, u, rng, want string) {
+		t.Helper()
+		code, body, _ := get(t, u, rng)
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		json.Unmarshal(body, &e)
+		if code != http.StatusForbidden || e.Error.Message != want {
+			t.Errorf("%s: status %d, message %q; want 403 %q", name, code, e.Error.Message, want)
+		}
+	}
+	past := func(g *freight.Grant) {
+		g.StartBy, g.ResumeUntil = time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)
+	}
+	refused("expired", url(p.grantOf(a, past)), "", "link expired")
+	startOver := func(g *freight.Grant) { g.StartBy = time.Now().Add(-time.Minute) }
+	tok := p.grantOf(a, startOver)
+	refused("start window closed", url(tok), "", "download window closed")
+	if code, body, _ := get(t, url(tok), "bytes=1000-1999"); code != http.StatusPartialContent || string(body) != string(content[1000:2000]) {
+		t.Errorf("a resume inside the resume window: status %d", code)
+	}
+	good := p.grantOf(a)
+	i := strings.IndexByte(good, '.') + 5
+	tampered := good[:i] + string("AB"[good[i]%2]) + good[i+1:]
+	refused("tampered", url(tampered), "", "bad signature")
+	refused("garbage", url("not-a-token"), "", "malformed token")
+	refused("wrong name", n.url+"/d/"+good+"/other.bin", "", "wrong file name")
+	bound := func(g *freight.Grant) { g.BindIP, g.IP = true, "10.1.2.3" }
+	refused("wrong address", url(p.grantOf(a, bound)), "", "wrong client address")
+	here := func(g *freight.Grant) { g.BindIP, g.IP = true, "127.0.0.1" }
+	if code, _, _ := get(t, url(p.grantOf(a, here)), ""); code != http.StatusOK {
+		t.Errorf("bound to the client's address: status %d", code)
+	}
+
+	// A budget of one file: one download, then no more, even after the
+	// edge restarts.
+	once := p.grantOf(a, func(g *freight.Grant) { g.ByteBudget = g.Size })
+	if code, body, _ := get(t, url(once), ""); code != http.StatusOK || sha(body) != sha(content) {
+		t.Fatalf("first download on a one-file budget: %d", code)
+	}
+	refused("budget spent", url(once), "bytes=0-0", "this link's byte budget is used up; ask for a new one")
+	n.stop()
+	n2 := startEdge(t, p, dir)
+	code, _, _ := get(t, n2.url+"/d/"+once+"/"+a.Filename, "bytes=10-20")
+	if code != http.StatusForbidden {
+		t.Errorf("spent budget after a restart: status %d, want 403", code)
+	}
+}
+
+// TestKeysSurvivePortalDown restarts an edge while the portal is down: it
+// verifies with the keys it kept. A key the portal adds later is fetched
+// when a token names it.
+func TestKeysSurvivePortalDown(t *testing.T) {
+	p := newPortal(t)
+	a, content := p.artifact("k.bin", 1<<20, 12)
+	dir := t.TempDir()
+	n := startEdge(t, p, dir)
+	if code, _, _ := get(t, n.url+"/d/"+p.grantOf(a)+"/"+a.Filename, ""); code != 200 {
+		t.Fatalf("warm-up download: %d", code)
+	}
+	n.stop()
+	p.down.Store(true)
+	n2 := startEdge(t, p, dir)
+	code, body, _ := get(t, n2.url+"/d/"+p.grantOf(a)+"/"+a.Filename, "")
+	if code != 200 || sha(body) != sha(content) {
+		t.Fatalf("cached download with the portal down: status %d", code)
+	}
+	p.down.Store(false)
+	if _, err := p.keys.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The portal publishes the new key once its keyring reads the keys
+	// again (signing.RefreshInterval); the edge then learns it from the
+	// first token that names it.
+	tok := p.grantOf(a)
+	p.ahead.Store(int64(signing.RefreshInterval + time.Second))
+	waitFor(t, "the new key to verify", func() bool {
+		code, _, _ := get(t, n2.url+"/d/"+tok+"/"+a.Filename, "")
+		return code == 200
+	})
+}
+
+// TestEventSpool serves downloads while the portal is down, restarts the
+// edge, and brings the portal back: every download is recorded once.
+func TestEventSpool(t *testing.T) {
+	p := newPortal(t)
+	a, _ := p.artifact("e.bin", 256<<10, 13)
+	dir := t.TempDir()
+	fast := func(c *edge.Config) { c.EventFlush = 20 * time.Millisecond }
+	n := startEdge(t, p, dir, fast)
+	if code, _, _ := get(t, n.url+"/d/"+p.grantOf(a)+"/"+a.Filename, ""); code != 200 {
+		t.Fatal("warm-up download failed")
+	}
+	waitFor(t, "the first event to be recorded", func() bool { return countDownloads(t, p) == 1 })
+	p.down.Store(true)
+	for range 5 {
+		if code, _, _ := get(t, n.url+"/d/"+p.grantOf(a)+"/"+a.Filename, ""); code != 200 {
+			t.Fatal("download with the portal down failed")
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // a few failed sends
+	n.stop()
+	if got := countDownloads(t, p); got != 1 {
+		t.Fatalf("downloads recorded while the portal was down: %d, want 1", got)
+	}
+	p.down.Store(false)
+	n2 := startEdge(t, p, dir, fast)
+	waitFor(t, "the spooled events to be recorded", func() bool { return countDownloads(t, p) == 6 })
+	time.Sleep(100 * time.Millisecond)
+	if got := countDownloads(t, p); got != 6 {
+		t.Errorf("downloads recorded = %d, want 6 (no duplicates)", got)
+	}
+	ds, _, err := p.store.Downloads(context.Background(), freight.DownloadFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Via != "edge-1" || d.Bytes != a.Size || !d.Completed || d.ArtifactID != a.ID {
+			t.Errorf("recorded download %+v", d)
+		}
+	}
+	_ = n2
+}
+
+func countDownloads(t testing.TB, p *portal) int {
+	ds, _, err := p.store.Downloads(context.Background(), freight.DownloadFilter{Page: freight.Page{Limit: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ds)
+}
+
+// TestPrefetchOnPublish publishes a release of a product that prefetches:
+// the edge's next heartbeat fetches its file, and the first customer's
+// download is a hit.
+func TestPrefetchOnPublish(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, content := p.artifact("p.bin", 2<<20, 14)
+	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond })
+	now := time.Now()
+	if _, err := p.store.UpdateRelease(ctx, p.release.ID, func(r *freight.Release) error {
+		r.State, r.PublishedAt = freight.ReleasePublished, &now
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the prefetch", func() bool { st := n.Stats(); return st.CacheBlobs == 1 && st.FillsInProgress == 0 })
+	code, body, _ := get(t, n.url+"/d/"+p.grantOf(a)+"/"+a.Filename, "")
+	if code != 200 || sha(body) != sha(content) {
+		t.Fatalf("download after prefetch: %d", code)
+	}
+	if st := n.Stats(); st.Hits != 1 || st.Misses != 0 || p.blobBytes.Load() != a.Size {
+		t.Errorf("after prefetch: %+v, origin bytes %d", st, p.blobBytes.Load())
+	}
+	// The portal shows the edge with its figures.
+	waitFor(t, "the heartbeat to report the hit", func() bool {
+		e, err := p.store.Edge(ctx, p.edgeID)
+		return err == nil && e.Stats.Hits == 1 && e.Region == "eu-west" && e.PublicURL == "http://edge.invalid"
+	})
+}
+
+// TestBlobFetchNeedsProof checks that an edge credential alone does not
+// open a blob: the fetch needs a grant for it or a prefetch.
+func TestBlobFetchNeedsProof(t *testing.T) {
+	p := newPortal(t)
+	a, _ := p.artifact("s.bin", 1<<10, 15)
+	try := func(cred, grantTok string) int {
+		req, _ := http.NewRequest(http.MethodGet, p.url+"/api/v1/edge/blobs/"+a.SHA256, nil)
+		req.Header.Set("Authorization", "Bearer "+cred)
+		if grantTok != "" {
+			req.Header.Set("Freight-Grant", grantTok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := try(p.credential, ""); got != http.StatusForbidden {
+		t.Errorf("credential alone: %d, want 403", got)
+	}
+	if got := try(p.credential, p.grantOf(a)); got != http.StatusOK {
+		t.Errorf("credential and grant: %d, want 200", got)
+	}
+	_, other, _ := freight.NewEdgeSecret(time.Now())
+	if got := try(other, p.grantOf(a)); got != http.StatusUnauthorized {
+		t.Errorf("unknown credential: %d, want 401", got)
+	}
+	b, _ := p.artifact("t.bin", 1<<10, 16)
+	if got := try(p.credential, p.grantOf(b)); got != http.StatusForbidden {
+		t.Errorf("grant for another blob: %d, want 403", got)
+	}
+}
