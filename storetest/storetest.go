@@ -76,6 +76,7 @@ func groups() []group {
 		{"Downloads", downloadTests},
 		{"Licenses", licenseTests},
 		{"AuditEvents", auditTests},
+		{"Jobs", jobTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
 	}
