@@ -109,6 +109,8 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/tokens/{token}":                        {tokens: "UFFFFFA"},
 	"DELETE /api/v1/tokens/{token}":                     {tokens: "UFFFFFA"},
 	"GET /api/v1/audit":                                 {tokens: "UFFFAAA"},
+	"GET /api/v1/jobs":                                  {tokens: "UFFFFFA"},
+	"POST /api/v1/jobs/{job}/retry":                     {tokens: "UFFFFFA"},
 	"GET /api/v1/catalog":                               {tokens: "UAAAAAA"},
 	"GET /api/v1/products/{product}/upgrade":            {tokens: "UAAAAAA"},
 	"POST /api/v1/artifacts/{artifact}/download":        {tokens: "UAAAAAA"},

@@ -130,6 +130,9 @@ func (s *Server) routes() http.Handler {
 		return nil
 	})
 
+	handle("GET /api/v1/jobs", permAdmin, "see background jobs", s.listJobs)
+	handle("POST /api/v1/jobs/{job}/retry", permAdmin, "retry background jobs", s.retryJob)
+
 	handle("GET /api/v1/keys", permAdmin, "see signing keys", s.listKeys)
 	handle("POST /api/v1/keys/rotate", permAdmin, "rotate signing keys", s.rotateKey)
 	handle("POST /api/v1/keys/{key}/retire", permAdmin, "retire signing keys", s.retireKey)

@@ -56,10 +56,12 @@ type env struct {
 	mail   *mailbox
 }
 
-// mailbox is a Mailer that keeps what it is sent.
+// mailbox is a Mailer that keeps what it is sent. Mail goes through the
+// job queue; drain, when set, runs the due jobs before the box is read.
 type mailbox struct {
-	mu   sync.Mutex
-	msgs []freight.Message
+	mu    sync.Mutex
+	msgs  []freight.Message
+	drain func()
 }
 
 func (m *mailbox) Send(ctx context.Context, msg *freight.Message) error {
@@ -71,6 +73,9 @@ func (m *mailbox) Send(ctx context.Context, msg *freight.Message) error {
 
 // last returns the last message sent to addr, or nil.
 func (m *mailbox) last(addr string) *freight.Message {
+	if m.drain != nil {
+		m.drain()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.msgs) - 1; i >= 0; i-- {
@@ -83,6 +88,9 @@ func (m *mailbox) last(addr string) *freight.Message {
 }
 
 func (m *mailbox) count() int {
+	if m.drain != nil {
+		m.drain()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.msgs)
@@ -139,6 +147,7 @@ func newEnvWith(t testing.TB, blobs freight.BlobStore, opts ...func(*server.Conf
 		o(&cfg)
 	}
 	h := server.New(db, blobs, logger, cfg)
+	outbox.drain = h.Wait
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, h: h, srv: h, url: srv.URL, store: db, blobs: blobs, clock: clk, logs: logs, client: srv.Client(), mail: outbox}
