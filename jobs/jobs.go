@@ -178,6 +178,11 @@ func (q *Queue) Enqueue(ctx context.Context, st freight.Store, kind string, payl
 	if string(b) == "null" {
 		b = []byte("{}")
 	}
+	if o.RunAt.IsZero() {
+		// The queue's clock, not the database's: the claims compare
+		// against it.
+		o.RunAt = q.cfg.Now()
+	}
 	j := &freight.Job{Kind: kind, Payload: b, RunAt: o.RunAt, MaxAttempts: o.MaxAttempts}
 	if err := st.EnqueueJob(ctx, j); err != nil {
 		return nil, err
