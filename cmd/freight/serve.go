@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
-	"github.com/freight-portal/freight/jobs"
 	fsblob "github.com/freight-portal/freight/blob/fs"
 	s3blob "github.com/freight-portal/freight/blob/s3"
+	"github.com/freight-portal/freight/jobs"
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/sqlstore"
 )
