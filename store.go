@@ -229,6 +229,43 @@ type Store interface {
 	// Audit events: append-only, listed newest first.
 	CreateAuditEvent(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)
+
+	// Jobs: the durable queue of background work (see Job).
+	//
+	// EnqueueJob stores a queued job, giving it an id, its times and, when
+	// RunAt is zero, the current time as RunAt. Called on the Store of a
+	// transaction, the job commits or rolls back with the change that
+	// caused it.
+	//
+	// ClaimJobs gives worker up to n jobs of the kinds that are due at
+	// now: queued jobs whose RunAt has come, and running jobs whose lease
+	// ended (their worker died). Each comes back running, locked by worker
+	// until now+lease, with Attempts counting this attempt. A job is given
+	// to one claimer at a time, across replicas. A running job whose lease
+	// ended after its last attempt becomes dead instead.
+	//
+	// CompleteJob, FailJob, ReleaseJob and ExtendJob act on a job that
+	// worker holds; ECONFLICT when it does not (its lease ended and another
+	// worker took it, or an admin changed it), ENOTFOUND when there is no
+	// such job. CompleteJob marks it done and drops its payload. FailJob
+	// records the error and queues the job again for retryAt, or marks it
+	// dead. ReleaseJob queues it again at once without counting the
+	// attempt (a worker that stops). ExtendJob moves the end of its lease.
+	//
+	// Jobs lists jobs newest first. RetryJob queues a dead job again with
+	// a fresh count of attempts (ECONFLICT for a job that is not dead).
+	// PruneJobs deletes done jobs last updated before the given time and
+	// returns how many it deleted.
+	EnqueueJob(ctx context.Context, j *Job) error
+	Job(ctx context.Context, id string) (*Job, error)
+	ClaimJobs(ctx context.Context, worker string, kinds []string, n int, lease time.Duration, now time.Time) ([]*Job, error)
+	CompleteJob(ctx context.Context, id, worker string, now time.Time) error
+	FailJob(ctx context.Context, id, worker, msg string, retryAt time.Time, dead bool) error
+	ReleaseJob(ctx context.Context, id, worker string) error
+	ExtendJob(ctx context.Context, id, worker string, until time.Time) error
+	Jobs(ctx context.Context, f JobFilter) ([]*Job, string, error)
+	RetryJob(ctx context.Context, id string, now time.Time) (*Job, error)
+	PruneJobs(ctx context.Context, before time.Time) (int, error)
 }
 
 // Page selects one page of a list. Lists are ordered by id (creation

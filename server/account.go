@@ -110,12 +110,12 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 		if _, err := tx.DeleteSessions(ctx, u.ID, p.SessionID); err != nil {
 			return audited{}, err
 		}
-		return audited{id: u.ID}, nil
+		return audited{id: u.ID}, s.queueMail(ctx, tx, freight.MailPasswordChanged, u.Email, s.notice(r, u.Name))
 	})
 	if err != nil {
 		return err
 	}
-	s.sendMail(ctx, freight.MailPasswordChanged, u.Email, mailData{Name: u.Name, Portal: s.portalURL(r)})
+	s.jobs.Notify()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -196,12 +196,12 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request) error {
 		if _, err := tx.DeleteSessions(ctx, u.ID, p.SessionID); err != nil {
 			return audited{}, err
 		}
-		return audited{id: u.ID}, nil
+		return audited{id: u.ID}, s.queueMail(ctx, tx, freight.MailMFAEnabled, u.Email, s.notice(r, u.Name))
 	})
 	if err != nil {
 		return err
 	}
-	s.sendMail(ctx, freight.MailMFAEnabled, u.Email, mailData{Name: u.Name, Portal: s.portalURL(r)})
+	s.jobs.Notify()
 	writeJSON(w, http.StatusOK, recoveryCodes{codes})
 	return nil
 }
@@ -267,12 +267,15 @@ func (s *Server) disableMFA(w http.ResponseWriter, r *http.Request) error {
 		}); err != nil {
 			return audited{}, err
 		}
-		return audited{id: u.ID}, tx.SetRecoveryCodes(ctx, u.ID, nil)
+		if err := tx.SetRecoveryCodes(ctx, u.ID, nil); err != nil {
+			return audited{}, err
+		}
+		return audited{id: u.ID}, s.queueMail(ctx, tx, freight.MailMFADisabled, u.Email, s.notice(r, u.Name))
 	})
 	if err != nil {
 		return err
 	}
-	s.sendMail(ctx, freight.MailMFADisabled, u.Email, mailData{Name: u.Name, Portal: s.portalURL(r)})
+	s.jobs.Notify()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

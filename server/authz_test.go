@@ -109,6 +109,8 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/tokens/{token}":                        {tokens: "UFFFFFA"},
 	"DELETE /api/v1/tokens/{token}":                     {tokens: "UFFFFFA"},
 	"GET /api/v1/audit":                                 {tokens: "UFFFAAA"},
+	"GET /api/v1/jobs":                                  {tokens: "UFFFFFA"},
+	"POST /api/v1/jobs/{job}/retry":                     {tokens: "UFFFFFA"},
 	"GET /api/v1/catalog":                               {tokens: "UAAAAAA"},
 	"GET /api/v1/products/{product}/upgrade":            {tokens: "UAAAAAA"},
 	"POST /api/v1/artifacts/{artifact}/download":        {tokens: "UAAAAAA"},
@@ -143,6 +145,8 @@ var matrix = map[string]matrixRow{
 	"GET /account/mfa/qr.png":         {tokens: "AFFFFFF", sessions: "AAAAAAA"},
 	"GET /assets/{name}":              {tokens: "AAAAAAA"},
 	"GET /readyz":                     {tokens: "AAAAAAA"},
+	"GET /api/v1/jobs":                {tokens: "UFFFFFA"},
+	"POST /api/v1/jobs/{job}/retry":   {tokens: "UFFFFFA"},
 	"GET /api/v1/edges":               {tokens: "UFFFAAA"},
 	"POST /api/v1/edges":              {tokens: "UFFFFFA"},
 	"GET /api/v1/edges/{edge}":        {tokens: "UFFFAAA"},
@@ -172,7 +176,7 @@ var pathValues = map[string]string{
 	"artifact": "art_00000000000000000000000000", "upload": "upl_00000000000000000000000000",
 	"entitlement": "ent_00000000000000000000000000", "token": "tok_00000000000000000000000000",
 	"license": "lic_00000000000000000000000000", "key": "nokey", "session": "ses_00000000000000000000000000",
-	"part": "1", "name": "file.zip", "provider": "nothing", "edge": "edg_00000000000000000000000000", "sha256": strings.Repeat("0", 64), "$": "",
+	"part": "1", "name": "file.zip", "provider": "nothing", "edge": "edg_00000000000000000000000000", "job": "job_00000000000000000000000000", "sha256": strings.Repeat("0", 64), "$": "",
 }
 
 // TestAuthorizationMatrix calls every route as every role, with an API

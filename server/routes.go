@@ -141,6 +141,8 @@ func (s *Server) routes() http.Handler {
 	// Edges authenticate with their own credential, not an API token.
 	handle("POST /api/v1/edge/heartbeat", permEdge, "report as an edge", s.edgeAPI(s.edgeHeartbeat))
 	handle("POST /api/v1/edge/events", permEdge, "report downloads as an edge", s.edgeAPI(s.edgeEvents))
+	handle("GET /api/v1/jobs", permAdmin, "see background jobs", s.listJobs)
+	handle("POST /api/v1/jobs/{job}/retry", permAdmin, "retry background jobs", s.retryJob)
 
 	handle("GET /api/v1/keys", permAdmin, "see signing keys", s.listKeys)
 	handle("POST /api/v1/keys/rotate", permAdmin, "rotate signing keys", s.rotateKey)

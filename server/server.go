@@ -8,12 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/jobs"
+	"github.com/freight-portal/freight/mail"
 	"github.com/freight-portal/freight/oidc"
 	"github.com/freight-portal/freight/password"
 	"github.com/freight-portal/freight/signing"
@@ -71,6 +72,8 @@ type Config struct {
 	PasswordParams password.Params
 	// Providers are the OpenID providers people may sign in with.
 	Providers []*oidc.Provider
+	// Jobs tunes the background job queue; its clock is Now.
+	Jobs jobs.Config
 	// SignInRate and SignInBurst bound the sign-in attempts (passwords,
 	// second factors, reset and invitation links) per client address:
 	// a token bucket refilled at SignInRate per second.
@@ -128,8 +131,9 @@ type Server struct {
 	// out like real accounts and reveal nothing.
 	limiter  *ipLimiter
 	lockouts *ghostLockouts
-	// wg counts work done after answering (mail).
-	wg sync.WaitGroup
+	// jobs runs the background work: mail, password-reset requests, and
+	// whatever other packages register on it.
+	jobs *jobs.Queue
 	// dummyHash is checked against when an account does not exist, so
 	// that an unknown email costs the same time as a wrong password.
 	dummyHash string
@@ -195,9 +199,22 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.lockouts = newGhostLockouts()
 	s.dummyHash = dummyHash(cfg.PasswordParams)
 	s.ui = web.MustNew()
+	jcfg := cfg.Jobs
+	jcfg.Now = cfg.Now
+	s.jobs = jobs.New(store, logger, jcfg)
+	s.jobs.Handle(mail.JobKind, s.sendMailJob)
+	s.jobs.Handle(resetRequestKind, s.resetRequestJob)
 	s.handler = s.routes()
 	return s
 }
+
+// Jobs returns the server's job queue, on which other parts of the program
+// register the handlers of their kinds of work before RunJobs.
+func (s *Server) Jobs() *jobs.Queue { return s.jobs }
+
+// RunJobs runs the job worker until ctx ends; see jobs.Queue.Run. Every
+// replica runs one.
+func (s *Server) RunJobs(ctx context.Context) error { return s.jobs.Run(ctx) }
 
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

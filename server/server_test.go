@@ -59,10 +59,12 @@ type env struct {
 	mail    *mailbox
 }
 
-// mailbox is a Mailer that keeps what it is sent.
+// mailbox is a Mailer that keeps what it is sent. Mail goes through the
+// job queue; drain, when set, runs the due jobs before the box is read.
 type mailbox struct {
-	mu   sync.Mutex
-	msgs []freight.Message
+	mu    sync.Mutex
+	msgs  []freight.Message
+	drain func()
 }
 
 func (m *mailbox) Send(ctx context.Context, msg *freight.Message) error {
@@ -74,6 +76,9 @@ func (m *mailbox) Send(ctx context.Context, msg *freight.Message) error {
 
 // last returns the last message sent to addr, or nil.
 func (m *mailbox) last(addr string) *freight.Message {
+	if m.drain != nil {
+		m.drain()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.msgs) - 1; i >= 0; i-- {
@@ -86,6 +91,9 @@ func (m *mailbox) last(addr string) *freight.Message {
 }
 
 func (m *mailbox) count() int {
+	if m.drain != nil {
+		m.drain()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.msgs)
@@ -142,6 +150,7 @@ func newEnvWith(t testing.TB, blobs freight.BlobStore, opts ...func(*server.Conf
 		o(&cfg)
 	}
 	h := server.New(db, blobs, logger, cfg)
+	outbox.drain = h.Wait
 	ch := checked(t, h)
 	srv := httptest.NewServer(ch)
 	t.Cleanup(srv.Close)

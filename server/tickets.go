@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/jobs"
+	"github.com/freight-portal/freight/mail"
 	"github.com/freight-portal/freight/password"
 )
 
@@ -74,8 +76,8 @@ type forgotInput struct {
 }
 
 // forgotPassword mails a reset link to an account with that email. The
-// answer is 202 whether or not the account exists, and the work is done
-// after answering, so that neither the answer nor its timing tells.
+// answer is 202 whether or not the account exists, and the work is done by
+// a job after answering, so that neither the answer nor its timing tells.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limiter.allow(clientIP(r)); err != nil {
 		return err
@@ -88,37 +90,15 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	if email == "" {
 		return freight.FieldError("email", "is required")
 	}
-	ctx := context.WithoutCancel(r.Context())
 	base, err := s.linkBase(r)
 	if err != nil {
 		return err
 	}
-	s.background(func() {
-		u, err := s.store.UserByEmail(ctx, email)
-		if err != nil || u.Disabled {
-			if err != nil && freight.ErrorCode(err) != freight.ENOTFOUND {
-				s.logger.ErrorContext(ctx, "password reset", "err", err)
-			}
-			return
-		}
-		now := s.now()
-		id, secret, hash := freight.NewTicketSecret(now)
-		t := &freight.Ticket{ID: id, Kind: freight.TicketReset, Email: u.Email, UserID: u.ID, SecretHash: hash,
-			CreatedBy: u.ID, CreatedAt: now, ExpiresAt: now.Add(resetLifetime)}
-		err = s.store.Tx(ctx, func(tx freight.Store) error {
-			// A new link voids the older ones.
-			if err := tx.ExpireTickets(ctx, u.ID, freight.TicketReset, now); err != nil {
-				return err
-			}
-			return tx.CreateTicket(ctx, t)
-		})
-		if err != nil {
-			s.logger.ErrorContext(ctx, "password reset", "err", err)
-			return
-		}
-		link := base + "/reset-password?token=" + url.QueryEscape(secret)
-		s.sendMail(ctx, freight.MailResetPassword, u.Email, mailData{Link: link, Expires: t.ExpiresAt, Name: u.Name})
-	})
+	// The same one insert for every address: the job finds out whether
+	// there is an account to mail.
+	if _, err := s.jobs.Enqueue(r.Context(), s.store, resetRequestKind, resetRequest{Email: email, Base: base}, jobs.Options{MaxAttempts: 5}); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
@@ -174,13 +154,16 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 		if _, err := tx.DeleteSessions(ctx, u.ID, ""); err != nil {
 			return err
 		}
+		if err := s.queueMail(ctx, tx, freight.MailPasswordChanged, u.Email, s.notice(r, u.Name)); err != nil {
+			return err
+		}
 		return tx.CreateAuditEvent(ctx, &freight.AuditEvent{Time: now, Actor: u.ID, Action: "auth.password_reset",
 			TargetType: "user", TargetID: u.ID, IP: clientIP(r), RequestID: RequestID(ctx)})
 	})
 	if err != nil {
 		return err
 	}
-	s.sendMail(ctx, freight.MailPasswordChanged, u.Email, mailData{Name: u.Name, Portal: s.portalURL(r)})
+	s.jobs.Notify()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -201,11 +184,17 @@ func (s *Server) sendVerification(w http.ResponseWriter, r *http.Request) error 
 		return freight.Errorf(freight.ECONFLICT, "your email address is verified already")
 	}
 	t := &freight.Ticket{Kind: freight.TicketVerify, Email: u.Email, UserID: u.ID, CreatedBy: u.ID}
-	link, err := s.issueTicket(ctx, s.store, r, t, verifyLifetime, "/verify-email")
+	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		link, err := s.issueTicket(ctx, tx, r, t, verifyLifetime, "/verify-email")
+		if err != nil {
+			return err
+		}
+		return s.queueMail(ctx, tx, freight.MailVerifyEmail, u.Email, mail.Link{Link: link, Expires: t.ExpiresAt, Name: u.Name})
+	})
 	if err != nil {
 		return err
 	}
-	s.sendMail(ctx, freight.MailVerifyEmail, u.Email, mailData{Link: link, Expires: t.ExpiresAt, Name: u.Name})
+	s.jobs.Notify()
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
@@ -294,17 +283,6 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, t *freight.Ticke
 	ctx := r.Context()
 	p := principal(ctx)
 	t.CreatedBy = p.Actor()
-	var link string
-	err := s.change(r, "invitation.create", "ticket", func(tx freight.Store) (audited, error) {
-		var err error
-		if link, err = s.issueTicket(ctx, tx, r, t, inviteLifetime, "/accept-invitation"); err != nil {
-			return audited{}, err
-		}
-		return audited{id: t.ID, orgID: t.OrgID, details: t}, nil
-	})
-	if err != nil {
-		return err
-	}
 	inviter := p.Actor()
 	if p.UserID != "" {
 		if u, err := s.store.User(ctx, p.UserID); err == nil {
@@ -314,7 +292,21 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, t *freight.Ticke
 			}
 		}
 	}
-	s.sendMail(ctx, freight.MailInvitation, t.Email, mailData{Link: link, Expires: t.ExpiresAt, Org: orgName, Inviter: inviter})
+	err := s.change(r, "invitation.create", "ticket", func(tx freight.Store) (audited, error) {
+		link, err := s.issueTicket(ctx, tx, r, t, inviteLifetime, "/accept-invitation")
+		if err != nil {
+			return audited{}, err
+		}
+		data := mail.Invitation{Link: link, Expires: t.ExpiresAt, Org: orgName, Inviter: inviter}
+		if err := s.queueMail(ctx, tx, freight.MailInvitation, t.Email, data); err != nil {
+			return audited{}, err
+		}
+		return audited{id: t.ID, orgID: t.OrgID, details: t}, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.jobs.Notify()
 	writeJSON(w, http.StatusCreated, invitationAnswer{t})
 	return nil
 }
@@ -399,14 +391,11 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// background runs fn after the answer; tests wait for it with Wait.
-func (s *Server) background(fn func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		fn()
-	}()
+// Wait runs the jobs that are due now, mail included, in the calling
+// goroutine, for tests and tools that want the effects of their requests
+// before they go on; a running worker (RunJobs) does the same on its own.
+func (s *Server) Wait() {
+	if _, err := s.jobs.RunDue(context.Background()); err != nil {
+		s.logger.Error("running due jobs", "err", err)
+	}
 }
-
-// Wait waits for the work the server does after answering (mail).
-func (s *Server) Wait() { s.wg.Wait() }

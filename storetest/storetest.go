@@ -77,6 +77,7 @@ func groups() []group {
 		{"Licenses", licenseTests},
 		{"Edges", edgeTests},
 		{"AuditEvents", auditTests},
+		{"Jobs", jobTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -13,11 +14,32 @@ import (
 
 	"github.com/freight-portal/freight"
 	"github.com/freight-portal/freight/mail/outbox"
+	"github.com/freight-portal/freight/mail/smtp"
 	"github.com/freight-portal/freight/oidc"
 )
 
-// mailer returns the outbox that mail is written to.
+// mailer returns the SMTP mailer when --smtp-url is set, otherwise the
+// outbox that mail is written to.
 func (c *serveConfig) mailer(logger *slog.Logger) (freight.Mailer, error) {
+	if c.smtpURL != "" {
+		if c.mailOutbox != "" {
+			return nil, fmt.Errorf("mail-outbox and smtp-url: choose one")
+		}
+		sc, err := smtp.ParseURL(c.smtpURL)
+		if sc.From == "" {
+			// The URL may leave the sender to --mail-from.
+			sc, err = smtp.ParseURL(withFrom(c.smtpURL, c.mailFrom))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("smtp-url: %w", err)
+		}
+		m, err := smtp.New(sc, logger)
+		if err != nil {
+			return nil, fmt.Errorf("smtp-url: %w", err)
+		}
+		logger.Info("mail goes through SMTP", "host", sc.Host, "port", sc.Port, "tls", sc.TLS, "from", sc.From)
+		return m, nil
+	}
 	dir := c.mailOutbox
 	if dir == "" {
 		dir = filepath.Join(c.db.dataDir, "outbox")
@@ -27,6 +49,20 @@ func (c *serveConfig) mailer(logger *slog.Logger) (freight.Mailer, error) {
 		return nil, fmt.Errorf("mail-outbox: %w", err)
 	}
 	return o, nil
+}
+
+// withFrom adds a from parameter to an SMTP URL that has none.
+func withFrom(raw, from string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	if q.Get("from") == "" {
+		q.Set("from", from)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // providersFile is the file named by --oidc-providers:

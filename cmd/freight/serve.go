@@ -20,6 +20,7 @@ import (
 	"github.com/freight-portal/freight"
 	fsblob "github.com/freight-portal/freight/blob/fs"
 	s3blob "github.com/freight-portal/freight/blob/s3"
+	"github.com/freight-portal/freight/jobs"
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/sqlstore"
 )
@@ -51,6 +52,9 @@ type serveConfig struct {
 	sessionLifetime time.Duration
 	mailOutbox      string
 	mailFrom        string
+	smtpURL         string
+	jobConcurrency  int
+	jobPoll         time.Duration
 	oidcProviders   string
 	db              dbConfig
 	log             logConfig
@@ -85,6 +89,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.DurationVar(&c.sessionLifetime, "session-lifetime", server.DefaultSessionLifetime, "a browser session ends this long after sign-in, whatever its use")
 	fs.StringVar(&c.mailOutbox, "mail-outbox", "", "folder where mail (invitations, reset links) is written as .eml files (default: the outbox folder in the data directory)")
 	fs.StringVar(&c.mailFrom, "mail-from", "Freight <noreply@freight.invalid>", "sender of the portal's mail, with an optional name")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "send mail through this SMTP server instead of the outbox folder: smtp://user:password@host:587?tls=starttls (tls=tls or smtps:// for port 465, tls=none for a relay on this machine; from= overrides --mail-from; timeout=30s); prefer FREIGHT_SMTP_URL or the config file, since flags show in the process list")
+	fs.IntVar(&c.jobConcurrency, "job-concurrency", jobs.DefaultConcurrency, "background jobs (mail, clean-up) run at once by this replica")
+	fs.DurationVar(&c.jobPoll, "job-poll-interval", jobs.DefaultPollInterval, "how often this replica looks for background jobs queued by others")
 	fs.StringVar(&c.oidcProviders, "oidc-providers", "", "TOML file listing the OpenID Connect providers people may sign in with (see README)")
 	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
 	c.db.flags(fs, defaultDataDir)
@@ -263,6 +270,7 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
 		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
 		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
+		Jobs: jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll},
 		EdgeHealthTimeout: c.edgeHealth, PrefetchWindow: c.prefetchWindow,
 	}
 	for r := range strings.SplitSeq(c.edgeRegions, ",") {
@@ -292,7 +300,14 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		defer close(janitorDone)
 		srv.RunJanitor(jctx, c.janitorInterval, c.gcInterval)
 	}()
-	defer func() { stopJanitor(); <-janitorDone }()
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		if err := srv.RunJobs(jctx); err != nil {
+			logger.Error("job worker", "err", err)
+		}
+	}()
+	defer func() { stopJanitor(); <-janitorDone; <-jobsDone }()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
