@@ -145,8 +145,6 @@ var matrix = map[string]matrixRow{
 	"GET /account/mfa/qr.png":         {tokens: "AFFFFFF", sessions: "AAAAAAA"},
 	"GET /assets/{name}":              {tokens: "AAAAAAA"},
 	"GET /readyz":                     {tokens: "AAAAAAA"},
-	"GET /api/v1/jobs":                {tokens: "UFFFFFA"},
-	"POST /api/v1/jobs/{job}/retry":   {tokens: "UFFFFFA"},
 	"GET /api/v1/edges":               {tokens: "UFFFAAA"},
 	"POST /api/v1/edges":              {tokens: "UFFFFFA"},
 	"GET /api/v1/edges/{edge}":        {tokens: "UFFFAAA"},
