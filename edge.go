@@ -1,12 +1,8 @@
 package freight
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -118,36 +114,13 @@ const edgeSecretPrefix = "fre_"
 // NewEdgeSecret returns a new edge id and its credential
 // "fre_<id>_<random>", with the hash to store.
 func NewEdgeSecret(now time.Time) (id, secret string, hash []byte) {
-	id = NewID(PrefixEdge, now)
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	random := base64.RawURLEncoding.EncodeToString(b[:])
-	sum := sha256.Sum256([]byte(random))
-	return id, edgeSecretPrefix + id + "_" + random, sum[:]
+	return newSecret(edgeSecretPrefix, PrefixEdge, now)
 }
 
 // ParseEdgeSecret splits an edge credential into the edge id and the hash
 // of its random part; false for anything not shaped like one.
 func ParseEdgeSecret(secret string) (id string, hash []byte, ok bool) {
-	rest, found := strings.CutPrefix(secret, edgeSecretPrefix)
-	n := len(PrefixEdge) + 1 + 26
-	if !found || len(rest) != n+1+43 || rest[n] != '_' {
-		return "", nil, false
-	}
-	id, random := rest[:n], rest[n+1:]
-	if !ValidID(PrefixEdge, id) {
-		return "", nil, false
-	}
-	for i := 0; i < len(random); i++ {
-		c := random[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return "", nil, false
-		}
-	}
-	sum := sha256.Sum256([]byte(random))
-	return id, sum[:], true
+	return parseSecret(edgeSecretPrefix, PrefixEdge, secret)
 }
 
 // EdgeFilter selects edges, ordered by id.

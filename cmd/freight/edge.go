@@ -97,25 +97,7 @@ func (c *edgeConfig) run(ctx context.Context, logger *slog.Logger, ready func(ur
 	logger.InfoContext(ctx, "edge listening", "url", url, "origin", c.origin, "region", c.region, "public_url", c.publicURL,
 		"cache_dir", c.cacheDir, "cache_size", int64(c.cacheSize))
 	ready(url)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "timeout", c.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("stopped")
-	return nil
+	return serveUntilDone(ctx, hs, ln, c.shutdownTimeout, logger)
 }
 
 // byteSize is a flag.Value of a size in bytes, with an optional unit: K,

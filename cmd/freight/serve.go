@@ -326,6 +326,12 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 	logger.InfoContext(ctx, "listening", "url", url, "version", version, "database", db.Dialect())
 	ready(url)
 
+	return serveUntilDone(ctx, hs, ln, c.shutdownTimeout, logger)
+}
+
+// serveUntilDone serves on ln until ctx is cancelled, then stops accepting
+// connections and lets in-flight requests finish for up to timeout.
+func serveUntilDone(ctx context.Context, hs *http.Server, ln net.Listener, timeout time.Duration, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -333,8 +339,8 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "timeout", c.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	logger.Info("shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
