@@ -270,7 +270,7 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
 		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
 		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
-		Jobs: jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll},
+		Jobs:              jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll},
 		EdgeHealthTimeout: c.edgeHealth, PrefetchWindow: c.prefetchWindow,
 	}
 	for r := range strings.SplitSeq(c.edgeRegions, ",") {
