@@ -55,6 +55,9 @@ func TestOpenAPIRoutes(t *testing.T) {
 		case "public":
 		case "session", "enroll":
 			want = []string{"session"}
+		case "edge":
+			// An edge's own credential; API tokens and sessions are refused.
+			want = []string{"edge"}
 		default:
 			want = []string{"bearer", "session"}
 		}
