@@ -17,9 +17,13 @@ const (
 	gcGrace = time.Hour
 )
 
-// RunJanitor expires abandoned uploads every interval and collects
-// garbage blobs every gcInterval, until ctx ends. Several replicas may run
-// it at once: every step is idempotent or guarded by a row lock.
+// doneJobRetention is how long finished jobs stay listed.
+const doneJobRetention = 7 * 24 * time.Hour
+
+// RunJanitor expires abandoned uploads, prunes ended sessions and old done
+// jobs every interval, and collects garbage blobs every gcInterval, until
+// ctx ends. Several replicas may run it at once: every step is idempotent
+// or guarded by a row lock.
 func (s *Server) RunJanitor(ctx context.Context, interval, gcInterval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -35,6 +39,13 @@ func (s *Server) RunJanitor(ctx context.Context, interval, gcInterval time.Durat
 			s.logger.ErrorContext(ctx, "pruning sessions", "err", err)
 		} else if n > 0 {
 			s.logger.InfoContext(ctx, "pruned expired sessions", "count", n)
+		}
+		// Done jobs are kept a while for people looking into what happened,
+		// then dropped; dead ones stay until an admin retries them.
+		if n, err := s.store.PruneJobs(ctx, s.now().Add(-doneJobRetention)); err != nil {
+			s.logger.ErrorContext(ctx, "pruning done jobs", "err", err)
+		} else if n > 0 {
+			s.logger.InfoContext(ctx, "pruned done jobs", "count", n)
 		}
 		if time.Since(lastGC) >= gcInterval {
 			lastGC = time.Now()
