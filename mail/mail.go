@@ -1,19 +1,23 @@
 // Package mail renders the portal's mail from embedded templates.
 //
-// Every kind of message (freight.MailKind) has one template file holding a
-// "subject" and a "text" template; the files are parsed when the program
+// Every kind of message (freight.MailKind) has one text template file
+// holding a "subject" and a "text" template, and one HTML file holding the
+// "body" (and the "label" of its button) set inside templates/layout.html
+// by html/template, which escapes every value; the files are parsed when the program
 // starts, so a broken template stops it at once rather than at the first
 // invitation. Render checks that the data fits the kind and that nothing in
 // it can break out of a header line, and returns a freight.Message for a
 // freight.Mailer (mail/outbox writes them to a folder).
 //
-// Messages are plain text for now; Message.HTML stays empty.
+// Every message has both a plain-text body and an HTML alternative with
+// inline styles and no external resources.
 package mail
 
 import (
 	"bytes"
 	"embed"
 	"fmt"
+	htmltemplate "html/template"
 	"net/url"
 	"reflect"
 	"strings"
@@ -47,7 +51,7 @@ type Notice struct {
 	Portal string    // the portal's address, to sign in and review
 }
 
-//go:embed templates/*.txt
+//go:embed templates/*.txt templates/*.html
 var files embed.FS
 
 // kinds lists every kind with the type of its data.
@@ -65,9 +69,28 @@ var funcs = template.FuncMap{
 	"when": func(t time.Time) string { return t.UTC().Format("Monday 2 January 2006 at 15:04 MST") },
 }
 
-// templates holds one parsed template per kind. It is built when the
-// package is initialised, so a missing or broken file panics at start-up.
-var templates = mustParse()
+// templates and htmlTemplates hold one parsed template per kind. They are
+// built when the package is initialised, so a missing or broken file
+// panics at start-up.
+var (
+	templates     = mustParse()
+	htmlTemplates = mustParseHTML()
+)
+
+func mustParseHTML() map[freight.MailKind]*htmltemplate.Template {
+	ts := make(map[freight.MailKind]*htmltemplate.Template, len(kinds))
+	for kind := range kinds {
+		name := "templates/" + string(kind) + ".html"
+		t := htmltemplate.Must(htmltemplate.New(string(kind)).Funcs(htmltemplate.FuncMap(funcs)).ParseFS(files, "templates/layout.html", name))
+		for _, part := range []string{"html", "body"} {
+			if t.Lookup(part) == nil {
+				panic(fmt.Sprintf("mail: %s defines no %q template", name, part))
+			}
+		}
+		ts[kind] = t
+	}
+	return ts
+}
 
 func mustParse() map[freight.MailKind]*template.Template {
 	ts := make(map[freight.MailKind]*template.Template, len(kinds))
@@ -106,17 +129,21 @@ func Render(kind freight.MailKind, data any) (*freight.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	var subject, text bytes.Buffer
+	var subject, text, html bytes.Buffer
 	if err := t.ExecuteTemplate(&subject, "subject", data); err != nil {
 		return nil, freight.Internal(fmt.Errorf("mail: %s subject: %w", kind, err))
 	}
 	if err := t.ExecuteTemplate(&text, "text", data); err != nil {
 		return nil, freight.Internal(fmt.Errorf("mail: %s text: %w", kind, err))
 	}
+	if err := htmlTemplates[kind].ExecuteTemplate(&html, "html", data); err != nil {
+		return nil, freight.Internal(fmt.Errorf("mail: %s html: %w", kind, err))
+	}
 	m := &freight.Message{
 		Kind:    kind,
 		Subject: strings.TrimSpace(subject.String()),
 		Text:    strings.TrimLeft(text.String(), "\n"),
+		HTML:    html.String(),
 	}
 	if strings.ContainsAny(m.Subject, "\r\n") {
 		return nil, freight.Internal(fmt.Errorf("mail: %s subject template makes more than one line", kind))

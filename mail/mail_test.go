@@ -1,6 +1,7 @@
 package mail_test
 
 import (
+	"html"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,19 @@ func TestRenderEveryKind(t *testing.T) {
 			if err := m.Validate(); err != nil {
 				t.Fatalf("rendered message does not validate: %v", err)
 			}
-			if m.Kind != kind || m.HTML != "" {
-				t.Errorf("Kind = %q, HTML = %q", m.Kind, m.HTML)
+			if m.Kind != kind {
+				t.Errorf("Kind = %q", m.Kind)
+			}
+			if !strings.HasPrefix(m.HTML, "<!DOCTYPE html>") || !strings.Contains(m.HTML, "</html>") {
+				t.Errorf("HTML is not a whole document:\n%s", m.HTML)
+			}
+			for _, external := range []string{"<img", "<script", "<link", "src=", "url("} {
+				if strings.Contains(m.HTML, external) {
+					t.Errorf("HTML loads something (%q):\n%s", external, m.HTML)
+				}
+			}
+			if strings.Contains(m.HTML, "<no value>") {
+				t.Errorf("a field is missing from the HTML:\n%s", m.HTML)
 			}
 			if strings.Contains(m.Text, "<no value>") || strings.Contains(m.Subject, "<no value>") {
 				t.Errorf("a field is missing:\n%s", m.Text)
@@ -84,6 +96,9 @@ func TestRenderContent(t *testing.T) {
 			for _, want := range tc.text {
 				if !strings.Contains(m.Text, want) {
 					t.Errorf("text lacks %q:\n%s", want, m.Text)
+				}
+				if want := strings.TrimSuffix(strings.TrimPrefix(want, "Hello"), ","); !strings.Contains(html.UnescapeString(m.HTML), want) {
+					t.Errorf("HTML lacks %q:\n%s", want, m.HTML)
 				}
 			}
 		})
@@ -131,5 +146,41 @@ func TestRenderRefuses(t *testing.T) {
 				t.Errorf("ErrorCode(%v) = %q, want %q", err, got, freight.EINVALID)
 			}
 		})
+	}
+}
+
+// TestRenderHTMLEscapes checks that names chosen by users cannot add markup
+// to the HTML alternative, and that its link is the one given.
+func TestRenderHTMLEscapes(t *testing.T) {
+	evil := `Acme <script>alert(1)</script> & "Sons"`
+	l := "https://downloads.example.com/invite/abc?x=1&y=<2>"
+	m, err := mail.Render(freight.MailInvitation, mail.Invitation{Org: evil, Inviter: `<b onclick="x">Jane</b>`, Link: l, Expires: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"<script>", "<b onclick", `"Sons"`} {
+		if strings.Contains(m.HTML, raw) {
+			t.Errorf("HTML carries %q unescaped:\n%s", raw, m.HTML)
+		}
+	}
+	if !strings.Contains(m.HTML, "Acme &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Sons&#34;") {
+		t.Errorf("HTML lacks the escaped name:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.HTML, `href="https://downloads.example.com/invite/abc?x=1&amp;y=%3c2%3e"`) {
+		t.Errorf("HTML lacks the link:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.Text, evil) {
+		t.Errorf("the text part should carry the name as it is:\n%s", m.Text)
+	}
+
+	m, err = mail.Render(freight.MailVerifyEmail, mail.Link{Name: "<i>Joe</i>", Link: link, Expires: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.HTML, "<i>Joe") || !strings.Contains(m.HTML, "Hello &lt;i&gt;Joe&lt;/i&gt;,") {
+		t.Errorf("greeting not escaped:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Errorf("HTML lacks the link %s", link)
 	}
 }
