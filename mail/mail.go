@@ -51,17 +51,37 @@ type Notice struct {
 	Portal string    // the portal's address, to sign in and review
 }
 
+// Release is the data of freight.MailReleaseAvailable.
+type Release struct {
+	Name    string // the recipient's name; may be empty
+	Product string // the product's name
+	Version string
+	Channel string // stable, rc, beta, alpha or dev
+	Link    string // the release's page on the portal
+}
+
+// License is the data of freight.MailLicenseIssued.
+type License struct {
+	Name    string    // the recipient's name; may be empty
+	Org     string    // the organization the license is issued to
+	Product string    // the product's name
+	Expires time.Time // when the license expires; zero when it does not
+	Link    string    // where to download the license file on the portal
+}
+
 //go:embed templates/*.txt templates/*.html
 var files embed.FS
 
 // kinds lists every kind with the type of its data.
 var kinds = map[freight.MailKind]any{
-	freight.MailInvitation:      Invitation{},
-	freight.MailVerifyEmail:     Link{},
-	freight.MailResetPassword:   Link{},
-	freight.MailPasswordChanged: Notice{},
-	freight.MailMFAEnabled:      Notice{},
-	freight.MailMFADisabled:     Notice{},
+	freight.MailInvitation:       Invitation{},
+	freight.MailVerifyEmail:      Link{},
+	freight.MailResetPassword:    Link{},
+	freight.MailPasswordChanged:  Notice{},
+	freight.MailMFAEnabled:       Notice{},
+	freight.MailMFADisabled:      Notice{},
+	freight.MailReleaseAvailable: Release{},
+	freight.MailLicenseIssued:    License{},
 }
 
 var funcs = template.FuncMap{
@@ -117,7 +137,8 @@ func Kinds() []freight.MailKind {
 }
 
 // Render returns the message of the given kind made from data, whose type
-// must be the one documented for the kind (Invitation, Link or Notice, as
+// must be the one documented for the kind (Invitation, Link, Notice,
+// Release or License, as
 // a value or a pointer). The caller sets To. Data that cannot make a safe
 // message (a missing link, a line break in a name) is an EINVALID error.
 func Render(kind freight.MailKind, data any) (*freight.Message, error) {
@@ -166,6 +187,14 @@ func check(kind freight.MailKind, data any) (any, error) {
 		if d != nil {
 			return check(kind, *d)
 		}
+	case *Release:
+		if d != nil {
+			return check(kind, *d)
+		}
+	case *License:
+		if d != nil {
+			return check(kind, *d)
+		}
 	}
 	if reflect.TypeOf(data) != reflect.TypeOf(kinds[kind]) {
 		return nil, freight.Errorf(freight.EINVALID, "mail %s takes %T data, not %T", kind, kinds[kind], data)
@@ -178,6 +207,11 @@ func check(kind freight.MailKind, data any) (any, error) {
 		err = firstError(line("name", d.Name, false), link(d.Link), expires(d.Expires))
 	case Notice:
 		err = firstError(line("name", d.Name, false), link(d.Portal), when(d.When))
+	case Release:
+		err = firstError(line("name", d.Name, false), line("product", d.Product, true), line("version", d.Version, true),
+			line("channel", d.Channel, true), link(d.Link))
+	case License:
+		err = firstError(line("name", d.Name, false), line("org", d.Org, true), line("product", d.Product, true), link(d.Link))
 	}
 	if err != nil {
 		return nil, err
