@@ -11,12 +11,14 @@ type MailKind string
 
 // Kinds of mail the portal sends.
 const (
-	MailInvitation      MailKind = "invitation"       // an org admin invites someone
-	MailVerifyEmail     MailKind = "verify-email"     // confirm an email address
-	MailResetPassword   MailKind = "reset-password"   // a password reset link
-	MailPasswordChanged MailKind = "password-changed" // notice after a password change
-	MailMFAEnabled      MailKind = "mfa-enabled"      // notice after enrolling a second factor
-	MailMFADisabled     MailKind = "mfa-disabled"     // notice after removing it
+	MailInvitation       MailKind = "invitation"        // an org admin invites someone
+	MailVerifyEmail      MailKind = "verify-email"      // confirm an email address
+	MailResetPassword    MailKind = "reset-password"    // a password reset link
+	MailPasswordChanged  MailKind = "password-changed"  // notice after a password change
+	MailMFAEnabled       MailKind = "mfa-enabled"       // notice after enrolling a second factor
+	MailMFADisabled      MailKind = "mfa-disabled"      // notice after removing it
+	MailReleaseAvailable MailKind = "release-available" // a release the recipient's organization is entitled to was published
+	MailLicenseIssued    MailKind = "license-issued"    // a license was issued to the recipient's organization
 )
 
 // Message is one mail to one recipient. Text is required; HTML, when set,

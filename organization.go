@@ -47,7 +47,12 @@ type User struct {
 	Disabled   bool   `json:"disabled"`
 	// EmailVerified is set when the user proved the address: by accepting
 	// an invitation or following a verification link.
-	EmailVerified bool      `json:"email_verified"`
+	EmailVerified bool `json:"email_verified"`
+	// NoReleaseMail is the user's choice not to be mailed when a release
+	// their organization is entitled to is published. Its zero value keeps
+	// the notifications on; JSON shows it as "notify_releases", the
+	// opposite.
+	NoReleaseMail bool      `json:"-"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 
@@ -58,13 +63,14 @@ type User struct {
 }
 
 // MarshalJSON adds whether the user has a second factor, without the
-// factor itself.
+// factor itself, and whether release notifications are on.
 func (u User) MarshalJSON() ([]byte, error) {
 	type plain User
 	return json.Marshal(struct {
 		plain
-		MFAEnabled bool `json:"mfa_enabled"`
-	}{plain(u), u.Security.MFAEnabled()})
+		MFAEnabled     bool `json:"mfa_enabled"`
+		NotifyReleases bool `json:"notify_releases"`
+	}{plain(u), u.Security.MFAEnabled(), !u.NoReleaseMail})
 }
 
 // Validate normalises the email address and checks the fields a caller sets.

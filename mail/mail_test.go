@@ -1,6 +1,7 @@
 package mail_test
 
 import (
+	"html"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,10 @@ func sample(kind freight.MailKind) any {
 		return mail.Invitation{Org: "Acme Robotics", Inviter: "Jane Doe", Link: link, Expires: expires}
 	case freight.MailVerifyEmail, freight.MailResetPassword:
 		return &mail.Link{Name: "Joe", Link: link, Expires: expires}
+	case freight.MailReleaseAvailable:
+		return mail.Release{Name: "Joe", Product: "Robot Studio", Version: "4.2.0", Channel: "stable", Link: "https://downloads.example.com/releases/rel_1"}
+	case freight.MailLicenseIssued:
+		return &mail.License{Org: "Acme Robotics", Product: "Robot Studio", Expires: expires, Link: "https://downloads.example.com/licenses/lic_1"}
 	default:
 		return mail.Notice{Name: "Joe", When: expires, Portal: "https://downloads.example.com/"}
 	}
@@ -28,8 +33,8 @@ func sample(kind freight.MailKind) any {
 
 func TestRenderEveryKind(t *testing.T) {
 	kinds := mail.Kinds()
-	if len(kinds) != 6 {
-		t.Errorf("Kinds() = %v, want the six kinds", kinds)
+	if len(kinds) != 8 {
+		t.Errorf("Kinds() = %v, want the eight kinds", kinds)
 	}
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
@@ -41,8 +46,19 @@ func TestRenderEveryKind(t *testing.T) {
 			if err := m.Validate(); err != nil {
 				t.Fatalf("rendered message does not validate: %v", err)
 			}
-			if m.Kind != kind || m.HTML != "" {
-				t.Errorf("Kind = %q, HTML = %q", m.Kind, m.HTML)
+			if m.Kind != kind {
+				t.Errorf("Kind = %q", m.Kind)
+			}
+			if !strings.HasPrefix(m.HTML, "<!DOCTYPE html>") || !strings.Contains(m.HTML, "</html>") {
+				t.Errorf("HTML is not a whole document:\n%s", m.HTML)
+			}
+			for _, external := range []string{"<img", "<script", "<link", "src=", "url("} {
+				if strings.Contains(m.HTML, external) {
+					t.Errorf("HTML loads something (%q):\n%s", external, m.HTML)
+				}
+			}
+			if strings.Contains(m.HTML, "<no value>") {
+				t.Errorf("a field is missing from the HTML:\n%s", m.HTML)
 			}
 			if strings.Contains(m.Text, "<no value>") || strings.Contains(m.Subject, "<no value>") {
 				t.Errorf("a field is missing:\n%s", m.Text)
@@ -72,6 +88,8 @@ func TestRenderContent(t *testing.T) {
 		{freight.MailPasswordChanged, "Your password was changed", []string{when, "If this wasn't you", "https://downloads.example.com/"}},
 		{freight.MailMFAEnabled, "Two-step sign-in was turned on", []string{when, "If this wasn't you"}},
 		{freight.MailMFADisabled, "Two-step sign-in was turned off", []string{when, "If this wasn't you"}},
+		{freight.MailReleaseAvailable, "Robot Studio 4.2.0 is available", []string{"Hello Joe,", "Robot Studio 4.2.0", "stable channel", "https://downloads.example.com/releases/rel_1", "turn them off"}},
+		{freight.MailLicenseIssued, "A license for Robot Studio was issued to Acme Robotics", []string{"Hello,", "It expires on " + when, "https://downloads.example.com/licenses/lic_1"}},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			m, err := mail.Render(tc.kind, sample(tc.kind))
@@ -84,6 +102,9 @@ func TestRenderContent(t *testing.T) {
 			for _, want := range tc.text {
 				if !strings.Contains(m.Text, want) {
 					t.Errorf("text lacks %q:\n%s", want, m.Text)
+				}
+				if want := strings.TrimSuffix(strings.TrimPrefix(want, "Hello"), ","); !strings.Contains(html.UnescapeString(m.HTML), want) {
+					t.Errorf("HTML lacks %q:\n%s", want, m.HTML)
 				}
 			}
 		})
@@ -121,6 +142,11 @@ func TestRenderRefuses(t *testing.T) {
 		{"no expiry", freight.MailInvitation, inv(func(d *mail.Invitation) { d.Expires = time.Time{} })},
 		{"name with a line break", freight.MailVerifyEmail, mail.Link{Name: "Joe\n\nClick here", Link: link, Expires: expires}},
 		{"notice without a time", freight.MailMFADisabled, mail.Notice{Portal: link}},
+		{"release without a product", freight.MailReleaseAvailable, mail.Release{Version: "1.0.0", Channel: "stable", Link: link}},
+		{"release without a link", freight.MailReleaseAvailable, mail.Release{Product: "P", Version: "1.0.0", Channel: "stable"}},
+		{"product with a line break", freight.MailReleaseAvailable, mail.Release{Product: "P\nBcc: x@example.com", Version: "1.0.0", Channel: "stable", Link: link}},
+		{"license without an org", freight.MailLicenseIssued, mail.License{Product: "P", Link: link}},
+		{"license data for a release", freight.MailReleaseAvailable, mail.License{Org: "O", Product: "P", Link: link}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := mail.Render(tc.kind, tc.data)
@@ -131,5 +157,64 @@ func TestRenderRefuses(t *testing.T) {
 				t.Errorf("ErrorCode(%v) = %q, want %q", err, got, freight.EINVALID)
 			}
 		})
+	}
+}
+
+// TestRenderHTMLEscapes checks that names chosen by users cannot add markup
+// to the HTML alternative, and that its link is the one given.
+func TestRenderHTMLEscapes(t *testing.T) {
+	evil := `Acme <script>alert(1)</script> & "Sons"`
+	l := "https://downloads.example.com/invite/abc?x=1&y=<2>"
+	m, err := mail.Render(freight.MailInvitation, mail.Invitation{Org: evil, Inviter: `<b onclick="x">Jane</b>`, Link: l, Expires: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"<script>", "<b onclick", `"Sons"`} {
+		if strings.Contains(m.HTML, raw) {
+			t.Errorf("HTML carries %q unescaped:\n%s", raw, m.HTML)
+		}
+	}
+	if !strings.Contains(m.HTML, "Acme &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Sons&#34;") {
+		t.Errorf("HTML lacks the escaped name:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.HTML, `href="https://downloads.example.com/invite/abc?x=1&amp;y=%3c2%3e"`) {
+		t.Errorf("HTML lacks the link:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.Text, evil) {
+		t.Errorf("the text part should carry the name as it is:\n%s", m.Text)
+	}
+
+	m, err = mail.Render(freight.MailVerifyEmail, mail.Link{Name: "<i>Joe</i>", Link: link, Expires: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.HTML, "<i>Joe") || !strings.Contains(m.HTML, "Hello &lt;i&gt;Joe&lt;/i&gt;,") {
+		t.Errorf("greeting not escaped:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Errorf("HTML lacks the link %s", link)
+	}
+}
+
+func TestRenderLicenseWithoutExpiry(t *testing.T) {
+	m, err := mail.Render(freight.MailLicenseIssued, mail.License{Org: "Acme", Product: "P", Link: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Text, "It does not expire.") || !strings.Contains(m.HTML, "It does not expire.") {
+		t.Errorf("a license without an expiry:\n%s\n%s", m.Text, m.HTML)
+	}
+}
+
+func TestRenderReleaseEscapes(t *testing.T) {
+	m, err := mail.Render(freight.MailReleaseAvailable, mail.Release{Product: "<b>Studio</b>", Version: "1.0.0", Channel: "beta", Link: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.HTML, "<b>Studio") || !strings.Contains(m.HTML, "&lt;b&gt;Studio&lt;/b&gt; 1.0.0") {
+		t.Errorf("product not escaped:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Errorf("HTML lacks the link")
 	}
 }

@@ -538,3 +538,39 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// preferencesInput changes the signed-in person's preferences; a field
+// left out keeps its value.
+type preferencesInput struct {
+	NotifyReleases *bool `json:"notify_releases"`
+}
+
+// setPreferences changes the signed-in person's preferences and answers
+// the account.
+func (s *Server) setPreferences(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principal(ctx)
+	var in preferencesInput
+	if err := s.decode(w, r, &in); err != nil {
+		return err
+	}
+	var u *freight.User
+	err := s.change(r, "user.preferences", "user", func(tx freight.Store) (audited, error) {
+		var err error
+		u, err = tx.UpdateUser(ctx, p.UserID, func(u *freight.User) error {
+			if in.NotifyReleases != nil {
+				u.NoReleaseMail = !*in.NotifyReleases
+			}
+			return nil
+		})
+		if err != nil {
+			return audited{}, err
+		}
+		return audited{id: u.ID, details: in}, nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}

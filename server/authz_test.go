@@ -45,6 +45,7 @@ var matrix = map[string]matrixRow{
 	"POST /api/v1/account/organization":         {tokens: "UFFFFFF", sessions: "UAAAAAA"},
 	"POST /api/v1/account/password":             {tokens: "UFFFFFF", sessions: "UAAAAAA"},
 	"POST /api/v1/account/verify-email":         {tokens: "UFFFFFF", sessions: "UAAAAAA"},
+	"POST /api/v1/account/preferences":          {tokens: "UFFFFFF", sessions: "UAAAAAA"},
 	"POST /api/v1/account/mfa/totp":             {tokens: "UFFFFFF", sessions: "UAAAAAA"},
 	"POST /api/v1/account/mfa/totp/confirm":     {tokens: "UFFFFFF", sessions: "UAAAAAA"},
 	"POST /api/v1/account/mfa/recovery-codes":   {tokens: "UFFFFFF", sessions: "UAAAAAA"},

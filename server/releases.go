@@ -138,7 +138,7 @@ func (s *Server) publishRelease(w http.ResponseWriter, r *http.Request) error {
 		now := s.now()
 		rel.State = freight.ReleasePublished
 		rel.PublishedAt = &now
-		return nil
+		return s.queueReleaseNotify(r, tx, rel)
 	})
 }
 
@@ -196,6 +196,7 @@ func (s *Server) transitionRelease(w http.ResponseWriter, r *http.Request, id, a
 	if err != nil {
 		return err
 	}
+	s.jobs.Notify()
 	writeJSON(w, http.StatusOK, after)
 	return nil
 }

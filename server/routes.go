@@ -44,6 +44,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/account/organization", permSession, "switch organization", s.switchOrganization)
 	handle("POST /api/v1/account/password", permEnroll, "change your password", s.changePassword)
 	handle("POST /api/v1/account/verify-email", permSession, "ask for a verification link", s.sendVerification)
+	handle("POST /api/v1/account/preferences", permSession, "change your preferences", s.setPreferences)
 	handle("POST /api/v1/account/mfa/totp", permEnroll, "enrol a second factor", s.beginTOTP)
 	handle("POST /api/v1/account/mfa/totp/confirm", permEnroll, "enrol a second factor", s.confirmTOTP)
 	handle("POST /api/v1/account/mfa/recovery-codes", permSession, "renew recovery codes", s.renewRecoveryCodes)

@@ -204,6 +204,7 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.jobs = jobs.New(store, logger, jcfg)
 	s.jobs.Handle(mail.JobKind, s.sendMailJob)
 	s.jobs.Handle(resetRequestKind, s.resetRequestJob)
+	s.jobs.Handle(releaseNotifyKind, s.releaseNotifyJob)
 	s.handler = s.routes()
 	return s
 }

@@ -174,7 +174,9 @@ func TestMigrationsAgree(t *testing.T) {
 			t.Errorf("migration %d is %s for SQLite, %s for PostgreSQL", i+1, sq[i].name, pg[i].name)
 		}
 		gotS, gotP := shape(sq[i].sql), shape(pg[i].sql)
-		if len(gotS) < 10 {
+		// A migration that creates tables has many lines of shape; one that
+		// only adds a column has one per column.
+		if len(gotS) == 0 || (len(gotS) < 10 && strings.Contains(sq[i].sql, "CREATE TABLE")) {
 			t.Errorf("migration %s: shape has %d lines, the pattern no longer matches", sq[i].name, len(gotS))
 		}
 		if !slices.Equal(gotS, gotP) {

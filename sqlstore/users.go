@@ -10,19 +10,23 @@ import (
 )
 
 const userColumns = `id, email, name, vendor_role, disabled, password_hash, created_at, updated_at, email_verified, ` +
-	`totp_secret, totp_pending, totp_last_step, failures, locked_until, last_failure, mfa_failures, mfa_locked_until, last_mfa_failure`
+	`totp_secret, totp_pending, totp_last_step, failures, locked_until, last_failure, mfa_failures, mfa_locked_until, last_mfa_failure, ` +
+	`notify_releases`
 
 func scanUser(r scanner) (*freight.User, error) {
 	var u freight.User
+	var notify bool
 	sec := &u.Security
 	err := r.Scan(&u.ID, &u.Email, &u.Name, (*string)(&u.VendorRole), boolCol{&u.Disabled}, &u.PasswordHash,
 		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, boolCol{&u.EmailVerified},
 		bytesCol{&sec.TOTPSecret}, bytesCol{&sec.TOTPPending}, &sec.TOTPLastStep,
 		&sec.Failures, zeroTimeCol{&sec.LockedUntil}, zeroTimeCol{&sec.LastFailure},
-		&sec.MFAFailures, zeroTimeCol{&sec.MFALockedUntil}, zeroTimeCol{&sec.LastMFAFailure})
+		&sec.MFAFailures, zeroTimeCol{&sec.MFALockedUntil}, zeroTimeCol{&sec.LastMFAFailure},
+		boolCol{&notify})
 	if err != nil {
 		return nil, err
 	}
+	u.NoReleaseMail = !notify
 	return &u, nil
 }
 
@@ -34,7 +38,8 @@ func userValues(u *freight.User) []any {
 		u.CreatedAt, u.UpdatedAt, u.EmailVerified,
 		nullBytes(sec.TOTPSecret), nullBytes(sec.TOTPPending), sec.TOTPLastStep,
 		sec.Failures, zeroTime(sec.LockedUntil), zeroTime(sec.LastFailure),
-		sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure)}
+		sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure),
+		!u.NoReleaseMail}
 }
 
 // prepareSecurity checks the sign-in state that is about to be written and
@@ -87,7 +92,7 @@ func (s *store) CreateUser(ctx context.Context, u *freight.User) error {
 		return err
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
-	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		userValues(&c)...)
 	if err != nil {
 		return s.fail(ctx, err, userErrs(&c))
@@ -157,10 +162,10 @@ func (s *store) UpdateUser(ctx context.Context, id string, fn func(*freight.User
 		sec := &c.Security
 		_, err = s.exec(ctx, `UPDATE users SET email = ?, name = ?, vendor_role = ?, disabled = ?, password_hash = ?, updated_at = ?, email_verified = ?,
 			totp_secret = ?, totp_pending = ?, totp_last_step = ?, failures = ?, locked_until = ?, last_failure = ?,
-			mfa_failures = ?, mfa_locked_until = ?, last_mfa_failure = ? WHERE id = ?`,
+			mfa_failures = ?, mfa_locked_until = ?, last_mfa_failure = ?, notify_releases = ? WHERE id = ?`,
 			c.Email, c.Name, string(c.VendorRole), c.Disabled, c.PasswordHash, c.UpdatedAt, c.EmailVerified,
 			nullBytes(sec.TOTPSecret), nullBytes(sec.TOTPPending), sec.TOTPLastStep, sec.Failures, zeroTime(sec.LockedUntil), zeroTime(sec.LastFailure),
-			sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure), c.ID)
+			sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure), !c.NoReleaseMail, c.ID)
 		if err != nil {
 			return s.fail(ctx, err, userErrs(&c))
 		}

@@ -27,6 +27,71 @@ var userTests = []subtest{
 	{"DeleteCascade", testUserDeleteCascade},
 	{"Security", testUserSecurity},
 	{"SecurityInvalid", testUserSecurityInvalid},
+	{"NotifyReleases", testUserNotifyReleases},
+}
+
+// Release notifications are on for a new user, and the choice to turn
+// them off, or back on, is stored and read back by every query.
+func testUserNotifyReleases(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	org := newOrg("notify-org")
+	if err := s.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	on := newUser("on@example.com")
+	off := newUser("off@example.com")
+	off.NoReleaseMail = true
+	for _, u := range []*freight.User{on, off} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutMembership(ctx, &freight.Membership{UserID: u.ID, OrgID: org.ID, Role: freight.RoleMember}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, wantOn, wantOff bool) {
+		t.Helper()
+		for _, tc := range []struct {
+			u    *freight.User
+			want bool
+		}{{on, wantOn}, {off, wantOff}} {
+			got, err := s.User(ctx, tc.u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.NoReleaseMail != tc.want {
+				t.Errorf("%s: User(%s).NoReleaseMail = %v, want %v", when, tc.u.Email, got.NoReleaseMail, tc.want)
+			}
+			byEmail, err := s.UserByEmail(ctx, tc.u.Email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if byEmail.NoReleaseMail != tc.want {
+				t.Errorf("%s: UserByEmail(%s).NoReleaseMail = %v, want %v", when, tc.u.Email, byEmail.NoReleaseMail, tc.want)
+			}
+		}
+		list, _, err := s.Users(ctx, freight.UserFilter{OrgID: org.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range list {
+			if want := map[string]bool{on.ID: wantOn, off.ID: wantOff}[u.ID]; u.NoReleaseMail != want {
+				t.Errorf("%s: Users lists %s with NoReleaseMail = %v, want %v", when, u.Email, u.NoReleaseMail, want)
+			}
+		}
+	}
+	check("created", false, true)
+	for _, u := range []*freight.User{on, off} {
+		if _, err := s.UpdateUser(ctx, u.ID, func(c *freight.User) error { c.NoReleaseMail = !c.NoReleaseMail; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("toggled", true, false)
+	// An update of another field keeps the choice.
+	if _, err := s.UpdateUser(ctx, on.ID, func(c *freight.User) error { c.Name = "Renamed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check("renamed", true, false)
 }
 
 func testUserCreateGet(t *testing.T, s freight.Store) {

@@ -47,6 +47,7 @@ func resetMessage(t *testing.T) *freight.Message {
 		t.Fatal(err)
 	}
 	m.To = "joerg@example.com"
+	m.HTML = "" // the plain-text form; TestSendHTML sends the alternative
 	return m
 }
 

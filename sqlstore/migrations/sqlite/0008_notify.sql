@@ -1,0 +1,4 @@
+-- A user's choice to be mailed when a release their organization is
+-- entitled to is published: on unless turned off. Keep it in step with
+-- ../postgres/0008_notify.sql.
+ALTER TABLE users ADD COLUMN notify_releases INTEGER NOT NULL DEFAULT 1;
