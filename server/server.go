@@ -131,6 +131,8 @@ type Server struct {
 	// out like real accounts and reveal nothing.
 	limiter  *ipLimiter
 	lockouts *ghostLockouts
+	// metrics counts what the server does, for GET /metrics.
+	metrics *metrics
 	// jobs runs the background work: mail, password-reset requests, and
 	// whatever other packages register on it.
 	jobs *jobs.Queue
@@ -199,8 +201,10 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.lockouts = newGhostLockouts()
 	s.dummyHash = dummyHash(cfg.PasswordParams)
 	s.ui = web.MustNew()
+	s.metrics = newMetrics(store)
 	jcfg := cfg.Jobs
 	jcfg.Now = cfg.Now
+	jcfg.Failed = s.metrics.jobFailed
 	s.jobs = jobs.New(store, logger, jcfg)
 	s.jobs.Handle(mail.JobKind, s.sendMailJob)
 	s.jobs.Handle(resetRequestKind, s.resetRequestJob)
