@@ -66,7 +66,7 @@ func newMetrics(store freight.Store) *metrics {
 		}, []string{"route"}),
 		downloadBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "freight_download_bytes_total",
-			Help: "Bytes of artifacts delivered, by delivery mode (origin: sent by this server; s3, cloudfront: redirected to storage).",
+			Help: "Bytes of artifacts delivered, by delivery mode (origin: sent by this server; s3, cloudfront: redirected to storage; edge: reported by edges).",
 		}, []string{"mode"}),
 		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "freight_grants_total",

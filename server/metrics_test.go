@@ -103,6 +103,20 @@ func TestMetrics(t *testing.T) {
 		series("freight_http_requests_total", "method", "POST", "route", "POST /api/v1/artifacts/{artifact}/download", "status", "200"): 1,
 		series("freight_http_request_duration_seconds_count", "route", "POST /api/v1/artifacts/{artifact}/download"):                    2,
 	})
+	// Bytes an edge reports are counted under its mode, once per event
+	// however often the batch is sent.
+	var edge struct {
+		Credential string `json:"credential"`
+	}
+	e.must(http.StatusCreated, "POST", "/api/v1/edges", e.token, map[string]any{"name": "fra-1"}).decode(t, &edge)
+	now := e.clock.Now()
+	ev := map[string]any{"downloads": []*freight.Download{{ID: freight.NewID(freight.PrefixDownload, now), GrantID: g.ID,
+		IP: "192.0.2.1", Bytes: 700, Completed: false, StartedAt: now, FinishedAt: &now}}}
+	e.must(http.StatusOK, "POST", "/api/v1/edge/events", edge.Credential, ev)
+	e.must(http.StatusOK, "POST", "/api/v1/edge/events", edge.Credential, ev)
+	m1 = scrape(t, e)
+	wantDelta(t, m0, m1, map[string]float64{series("freight_download_bytes_total", "mode", "edge"): 700})
+
 	// Routes are patterns, never paths with ids in them.
 	for s := range m1 {
 		if strings.Contains(s, `route="`) && (strings.Contains(s, "art_") || strings.Contains(s, "nobody")) {
