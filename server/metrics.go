@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +24,10 @@ import (
 // path, an id, an address or an email, which would let the number of
 // series grow without bound and would show who uses the portal.
 //
-// GET /metrics is public, like /healthz: the numbers name no tenant, but
-// they show how busy the portal is, so operators should keep the path
-// from the internet at their proxy or firewall.
+// GET /metrics is public by default, like /healthz: the numbers name no
+// tenant, but they show how busy the portal is, so operators should keep
+// the path from the internet at their proxy or firewall, or set
+// Config.MetricsToken.
 type metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler
@@ -134,8 +138,13 @@ func countQueued(ctx context.Context, store freight.Store) (int, error) {
 
 // serveMetrics answers GET /metrics in the Prometheus text format. A
 // metric that cannot be read (the queue, when the database is down) is
-// left out and the rest is served.
+// left out and the rest is served. With Config.MetricsToken set, the
+// caller must send it as a bearer token.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.MetricsToken != "" && !s.metricsAuthorized(r) {
+		s.writeError(w, r, freight.Errorf(freight.EUNAUTHORIZED, "metrics need the metrics bearer token"))
+		return
+	}
 	s.metrics.handler.ServeHTTP(w, r)
 }
 
@@ -176,4 +185,16 @@ func (m *metrics) signInFailed(kind string, locked bool) {
 	if locked {
 		m.lockouts.WithLabelValues(kind).Inc()
 	}
+}
+
+// metricsAuthorized reports whether r carries the metrics token. The
+// hashes are compared, in constant time, so that neither the token's
+// bytes nor its length show in the time taken.
+func (s *Server) metricsAuthorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(s.cfg.MetricsToken))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/freight-portal/freight"
 	"github.com/freight-portal/freight/jobs"
+	"github.com/freight-portal/freight/server"
 )
 
 // scrape reads GET /metrics into a map from series (name{labels} as the
@@ -159,5 +160,18 @@ func TestMetricsMethods(t *testing.T) {
 	}
 	if slices.Contains(methods, "FOO") || slices.Contains(methods, "BAR") || !slices.Contains(methods, "other") {
 		t.Errorf("methods %v: want made-up methods counted as other", methods)
+	}
+}
+
+// TestMetricsToken checks that a metrics token, when set, is required.
+func TestMetricsToken(t *testing.T) {
+	e := newEnvWith(t, nil, func(c *server.Config) { c.MetricsToken = "scrape-secret" })
+	r := e.do("GET", "/metrics", "", nil)
+	wantError(t, r, http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
+	wantError(t, e.do("GET", "/metrics", "scrape-secreT", nil), http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
+	wantError(t, e.do("GET", "/metrics", e.token, nil), http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
+	r = e.must(http.StatusOK, "GET", "/metrics", "scrape-secret", nil)
+	if !strings.Contains(string(r.body), "freight_jobs_queued") {
+		t.Errorf("metrics answer lacks freight_jobs_queued:\n%s", r.body)
 	}
 }

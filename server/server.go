@@ -47,6 +47,9 @@ type Config struct {
 	BudgetFactor int64
 	// BindIP ties a download URL to the address that asked for it.
 	BindIP bool
+	// MetricsToken, when set, is the bearer token GET /metrics requires;
+	// empty leaves /metrics public.
+	MetricsToken string
 	// DeliveryMode is how the download origin answers once a request
 	// passed the grant's checks and was charged to its byte budget:
 	// DeliveryOrigin ("" too) serves the file; DeliveryS3 and
