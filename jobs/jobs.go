@@ -63,6 +63,9 @@ type Config struct {
 	StopGrace time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Failed, when set, is called with the kind of each job attempt that
+	// fails (not one cut short by a stop), for metrics.
+	Failed func(kind string)
 }
 
 // Defaults of Config.
@@ -407,6 +410,9 @@ func (q *Queue) run(ctx context.Context, j *freight.Job) {
 			retryAt = q.cfg.Now().Add(Backoff(j.Attempts, q.cfg.BaseDelay, q.cfg.MaxDelay))
 		}
 		rerr = q.store.FailJob(rctx, j.ID, q.cfg.Worker, err.Error(), retryAt, dead)
+		if q.cfg.Failed != nil {
+			q.cfg.Failed(j.Kind)
+		}
 		if dead {
 			log.Error("job dead", "err", err)
 		} else {

@@ -146,6 +146,7 @@ var matrix = map[string]matrixRow{
 	"GET /account/mfa/qr.png":         {tokens: "AFFFFFF", sessions: "AAAAAAA"},
 	"GET /assets/{name}":              {tokens: "AAAAAAA"},
 	"GET /readyz":                     {tokens: "AAAAAAA"},
+	"GET /metrics":                    {tokens: "AAAAAAA"},
 	"GET /api/v1/edges":               {tokens: "UFFFAAA"},
 	"POST /api/v1/edges":              {tokens: "UFFFFFA"},
 	"GET /api/v1/edges/{edge}":        {tokens: "UFFFAAA"},

@@ -62,8 +62,10 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
 	ctx = context.WithoutCancel(ctx)
 	a, err := s.finish(ctx, r, mp, up)
 	if err != nil {
+		s.metrics.uploads.WithLabelValues("failed").Inc()
 		return err
 	}
+	s.metrics.uploads.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, a)
 	return nil
 }

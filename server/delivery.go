@@ -68,6 +68,7 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := freight.AccessQuery{Principal: p, Entitlements: ents, Product: prod, Release: rel, Artifact: a, Now: s.now()}
 	if d := freight.Decide(q); !d.Allowed {
+		s.metrics.grants.WithLabelValues(grantRefused, d.Reason).Inc()
 		return errArtifactNotFound
 	} else if e := d.Entitlement; e != nil && (e.Limits.Downloads > 0 || e.Limits.Bytes > 0) {
 		// Usage is counted only where a limit needs it: the count scans
@@ -78,7 +79,9 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	q.Download = true
-	if d := freight.Decide(q); !d.Allowed {
+	d := freight.Decide(q)
+	if !d.Allowed {
+		s.metrics.grants.WithLabelValues(grantRefused, d.Reason).Inc()
 		return freight.Errorf(freight.EFORBIDDEN, "%s", d.Message)
 	}
 	now := s.now()
@@ -91,6 +94,7 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.CreateGrant(ctx, g); err != nil {
 		return err
 	}
+	s.metrics.grants.WithLabelValues(grantIssued, d.Reason).Inc()
 	claims := grant.ClaimsOf(g)
 	token, err := grant.Encode(ctx, s.keys, claims)
 	if err != nil {
@@ -244,6 +248,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.FinishDownload(ctx, d.ID, cw.N, cw.N >= n, s.now()); err != nil {
 		s.logger.ErrorContext(ctx, "recording a download", "download_id", d.ID, "err", err)
 	}
+	s.metrics.downloadBytes.WithLabelValues(DeliveryOrigin).Add(float64(cw.N))
 	s.logger.InfoContext(ctx, "download", "grant_id", g.ID, "artifact_id", g.ArtifactID, "org_id", g.OrgID,
 		"ip", clientIP(r), "range", d.Range, "bytes", cw.N, "completed", cw.N >= n)
 	return nil
@@ -530,6 +535,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, c grant.Claims
 			s.refund(ctx, c.GrantID, n)
 			return true, err
 		}
+		s.metrics.downloadBytes.WithLabelValues(mode).Add(float64(n))
 		s.logger.InfoContext(ctx, "download redirected", "via", mode, "grant_id", c.GrantID, "artifact_id", d.ArtifactID,
 			"org_id", d.OrgID, "ip", d.IP, "range", d.Range, "bytes", n)
 	}

@@ -140,6 +140,9 @@ func (s *Server) edgeEvents(w http.ResponseWriter, r *http.Request, e *freight.E
 		err := s.store.CreateDownload(ctx, rec)
 		switch freight.ErrorCode(err) {
 		case "", freight.ECONFLICT: // recorded now, or by an earlier delivery of the batch
+			if err == nil && d.Bytes > 0 {
+				s.metrics.downloadBytes.WithLabelValues(DeliveryEdge).Add(float64(d.Bytes))
+			}
 			ans.Recorded++
 		case freight.ENOTFOUND, freight.EINVALID:
 			s.logger.WarnContext(ctx, "edge event rejected", "edge_id", e.ID, "download_id", d.ID, "err", err)

@@ -139,6 +139,7 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 				"duration_ms", time.Since(start).Milliseconds(),
 				"ip", clientIP(r),
 			)
+			s.metrics.observeRequest(r, status, time.Since(start))
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -71,7 +71,7 @@ func pageRoutes(e *env) []pageRoute {
 	for _, r := range e.srv.Routes() {
 		method, path, _ := strings.Cut(r.Pattern, " ")
 		if method != "GET" || strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/d/") || strings.HasPrefix(path, "/.well-known/") ||
-			strings.HasPrefix(path, "/auth/oidc/") || strings.HasPrefix(path, "/assets/") || path == "/healthz" || path == "/readyz" {
+			strings.HasPrefix(path, "/auth/oidc/") || strings.HasPrefix(path, "/assets/") || path == "/healthz" || path == "/readyz" || path == "/metrics" {
 			continue
 		}
 		out = append(out, pageRoute{path, r.Permission})

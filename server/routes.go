@@ -212,6 +212,7 @@ func (s *Server) routes() http.Handler {
 	public("GET /.well-known/freight-license-keys.json", s.licensePublicKeys)
 	public("GET /healthz", s.healthz)
 	public("GET /readyz", s.readyz)
+	public("GET /metrics", s.serveMetrics)
 	top.Handle("/", s.withLogging(mux))
 	return withRequestID(top)
 }

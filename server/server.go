@@ -47,6 +47,9 @@ type Config struct {
 	BudgetFactor int64
 	// BindIP ties a download URL to the address that asked for it.
 	BindIP bool
+	// MetricsToken, when set, is the bearer token GET /metrics requires;
+	// empty leaves /metrics public.
+	MetricsToken string
 	// DeliveryMode is how the download origin answers once a request
 	// passed the grant's checks and was charged to its byte budget:
 	// DeliveryOrigin ("" too) serves the file; DeliveryS3 and
@@ -131,6 +134,8 @@ type Server struct {
 	// out like real accounts and reveal nothing.
 	limiter  *ipLimiter
 	lockouts *ghostLockouts
+	// metrics counts what the server does, for GET /metrics.
+	metrics *metrics
 	// jobs runs the background work: mail, password-reset requests, and
 	// whatever other packages register on it.
 	jobs *jobs.Queue
@@ -199,8 +204,10 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.lockouts = newGhostLockouts()
 	s.dummyHash = dummyHash(cfg.PasswordParams)
 	s.ui = web.MustNew()
+	s.metrics = newMetrics(store)
 	jcfg := cfg.Jobs
 	jcfg.Now = cfg.Now
+	jcfg.Failed = s.metrics.jobFailed
 	s.jobs = jobs.New(store, logger, jcfg)
 	s.jobs.Handle(mail.JobKind, s.sendMailJob)
 	s.jobs.Handle(resetRequestKind, s.resetRequestJob)

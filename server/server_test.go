@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -474,4 +476,40 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("organizations = %+v, want only acme", orgs.Items)
 		}
 	})
+}
+
+// failingBlobs is a blob store whose listing fails while down is set, as a
+// store does when its disk or bucket is gone.
+type failingBlobs struct {
+	freight.BlobStore
+	down atomic.Bool
+}
+
+func (b *failingBlobs) List(ctx context.Context, after string, limit int) ([]freight.BlobInfo, string, error) {
+	if b.down.Load() {
+		return nil, "", freight.Internal(errors.New("blob store offline"))
+	}
+	return b.BlobStore.List(ctx, after, limit)
+}
+
+func TestReadyBlobStore(t *testing.T) {
+	fsb, err := fsblob.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := &failingBlobs{BlobStore: fsb}
+	e := newEnvWith(t, blobs)
+	e.must(http.StatusOK, "GET", "/readyz", "", nil)
+	blobs.down.Store(true)
+	r := e.do("GET", "/readyz", "", nil)
+	wantError(t, r, http.StatusServiceUnavailable, freight.EUNAVAILABLE, "")
+	if _, msg, _ := r.err(); !strings.Contains(msg, "blob store") {
+		t.Errorf("message %q does not name the blob store", msg)
+	}
+	if strings.Contains(string(r.body), "offline") {
+		t.Errorf("answer leaks the internal error: %s", r.body)
+	}
+	e.must(http.StatusOK, "GET", "/healthz", "", nil)
+	blobs.down.Store(false)
+	e.must(http.StatusOK, "GET", "/readyz", "", nil)
 }

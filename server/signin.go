@@ -58,13 +58,17 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if u == nil {
 		a := s.lockouts.get(email)
 		if wait := a.wait(now); wait > 0 {
+			s.metrics.signInFailures.WithLabelValues(failLocked).Inc()
 			return errLocked(wait)
 		}
 		password.Verify(ctx, in.Password, s.dummyHash)
 		s.lockouts.fail(email, now)
+		after := s.lockouts.get(email)
+		s.metrics.signInFailed(failPassword, after.wait(now) > 0)
 		return errBadCredentials
 	}
 	if wait := passwordAttempts(&u.Security).wait(now); wait > 0 {
+		s.metrics.signInFailures.WithLabelValues(failLocked).Inc()
 		return errLocked(wait)
 	}
 	hash := u.PasswordHash
@@ -76,11 +80,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok || u.PasswordHash == "" {
+		var locked bool
 		s.recordFailure(ctx, r, u.ID, "auth.signin_failed", func(sec *freight.UserSecurity) {
 			a := passwordAttempts(sec)
 			a.fail(now)
 			a.storePassword(sec)
+			locked = a.wait(now) > 0
 		})
+		s.metrics.signInFailed(failPassword, locked)
 		return errBadCredentials
 	}
 	if u.Disabled {
@@ -183,14 +190,18 @@ func (s *Server) checkSecondFactor(ctx context.Context, r *http.Request, u *frei
 	}
 	now := s.now()
 	if wait := mfaAttempts(&u.Security).wait(now); wait > 0 {
+		s.metrics.signInFailures.WithLabelValues(failLocked).Inc()
 		return errLocked(wait)
 	}
 	fail := func() error {
+		var locked bool
 		s.recordFailure(ctx, r, u.ID, "auth.mfa_failed", func(sec *freight.UserSecurity) {
 			a := mfaAttempts(sec)
 			a.fail(now)
 			a.storeMFA(sec)
+			locked = a.wait(now) > 0
 		})
+		s.metrics.signInFailed(failMFA, locked)
 		return errBadCode
 	}
 	if in.RecoveryCode != "" {

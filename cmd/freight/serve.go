@@ -56,6 +56,7 @@ type serveConfig struct {
 	jobConcurrency  int
 	jobPoll         time.Duration
 	oidcProviders   string
+	metricsToken    string
 	db              dbConfig
 	log             logConfig
 }
@@ -93,6 +94,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.IntVar(&c.jobConcurrency, "job-concurrency", jobs.DefaultConcurrency, "background jobs (mail, clean-up) run at once by this replica")
 	fs.DurationVar(&c.jobPoll, "job-poll-interval", jobs.DefaultPollInterval, "how often this replica looks for background jobs queued by others")
 	fs.StringVar(&c.oidcProviders, "oidc-providers", "", "TOML file listing the OpenID Connect providers people may sign in with (see README)")
+	fs.StringVar(&c.metricsToken, "metrics-token", "", "bearer token GET /metrics requires (default: none, /metrics is public: keep it from the internet); prefer FREIGHT_METRICS_TOKEN or the config file, since flags show in the process list")
 	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
 	c.db.flags(fs, defaultDataDir)
 	c.log.flags(fs)
@@ -272,6 +274,7 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
 		Jobs:              jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll},
 		EdgeHealthTimeout: c.edgeHealth, PrefetchWindow: c.prefetchWindow,
+		MetricsToken: c.metricsToken,
 	}
 	for r := range strings.SplitSeq(c.edgeRegions, ",") {
 		if r = strings.TrimSpace(r); r == "" {
