@@ -126,7 +126,13 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// A failing job is counted by kind; the queued gauge reads the store.
+	// Run what the steps above queued (the release's notification) first,
+	// so that the gauge moves by this job alone.
 	q := e.srv.Jobs()
+	if _, err := q.RunDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	m1 = scrape(t, e)
 	q.Handle("test.fail", func(ctx context.Context, j *freight.Job) error { return errors.New("always fails") })
 	if _, err := q.Enqueue(t.Context(), e.store, "test.fail", nil, jobs.Options{MaxAttempts: 1}); err != nil {
 		t.Fatal(err)
