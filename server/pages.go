@@ -105,7 +105,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, p freight.Princi
 		if err != nil {
 			return err
 		}
-		nav = &web.Nav{Email: u.Email, Role: string(p.Role), Current: section}
+		nav = &web.Nav{Email: u.Email, Role: string(p.Role), Current: section,
+			Staff: p.Role.IsVendor(), OrgAdmin: p.Role == freight.RoleOrgAdmin}
 		if p.OrgID != "" {
 			o, err := s.store.Organization(ctx, p.OrgID)
 			if err != nil {

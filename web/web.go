@@ -60,7 +60,11 @@ type Nav struct {
 	Email   string
 	Org     string // the organization acted in; "" for vendor staff
 	Role    string
-	Current string // the section the page belongs to: catalog, licenses, account
+	Current string // the section the page belongs to: catalog, licenses, org, console, account
+	// Staff is set for vendor staff (admin, publisher, support), who see
+	// the console; OrgAdmin for an organization's administrators, who see
+	// their organization's page.
+	Staff, OrgAdmin bool
 }
 
 // New parses every template and hashes every asset. An error means the
