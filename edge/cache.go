@@ -20,7 +20,8 @@ import (
 // immutable, so nothing is ever invalidated; the cache only runs out of
 // room, and then the least recently used blob that nobody reads or fills
 // goes. The index is rebuilt from the directory at start, so a restart
-// keeps the cache, and a partial file is resumed from its length.
+// keeps the cache, and a partial file is resumed from its progress record
+// (partial/<sha256>.<size>.progress, see fill).
 type cache struct {
 	dir   string
 	limit int64
@@ -68,6 +69,10 @@ func openCache(dir string, limit int64) (*cache, error) {
 		}
 		for _, de := range des {
 			p := filepath.Join(dir, sub, de.Name())
+			if strings.HasSuffix(de.Name(), progressSuffix) {
+				// Kept with its partial file, removed with it below.
+				continue
+			}
 			info, err := de.Info()
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -91,6 +96,13 @@ func openCache(dir string, limit int64) (*cache, error) {
 	}
 	if err := scan("partial", parsePartialName); err != nil {
 		return nil, err
+	}
+	// Progress records of partial files that are gone.
+	recs, _ := filepath.Glob(filepath.Join(dir, "partial", "*"+progressSuffix))
+	for _, p := range recs {
+		if _, err := os.Stat(strings.TrimSuffix(p, progressSuffix)); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(p)
+		}
 	}
 	// The order of last use survives as modification times: blobs are
 	// touched when read.
@@ -173,6 +185,7 @@ func (c *cache) removeLocked(e *entry) {
 		os.Remove(c.blobPath(e.digest))
 	} else {
 		os.Remove(c.partialPath(e.digest, e.size))
+		os.Remove(progressPath(c.partialPath(e.digest, e.size)))
 	}
 }
 

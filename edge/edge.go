@@ -58,9 +58,13 @@ type Config struct {
 	Heartbeat time.Duration
 	// EventFlush is how often spooled download events are sent.
 	EventFlush time.Duration
-	// FarRange is how far beyond the filled part of a blob a read must
-	// start to be served by ranged origin reads instead of waiting for the
-	// fill; also the size of those reads.
+	// ChunkSize is the unit in which a fill fetches a blob for readers
+	// far ahead of its sequential fetch, and records its progress.
+	ChunkSize int64
+	// FarRange is how far beyond a fill's sequential fetch a read must
+	// start to have its chunk fetched at once instead of waiting for the
+	// sequential fetch to get there; also the size of the ranged origin
+	// reads of a blob the cache has no room for.
 	FarRange int64
 	// FillRetries is how many times a fill reconnects after the origin
 	// failed mid-blob before it gives up (clients then fail and can
@@ -83,6 +87,7 @@ const (
 	DefaultHeartbeat  = 15 * time.Second
 	DefaultEventFlush = 2 * time.Second
 	DefaultFarRange   = 32 << 20
+	DefaultChunkSize  = 16 << 20
 )
 
 // Edge is an edge node: an http.Handler for /d/{token}/{name} and
@@ -151,6 +156,11 @@ func Open(cfg Config) (*Edge, error) {
 	if cfg.FarRange <= 0 {
 		cfg.FarRange = DefaultFarRange
 	}
+	if cfg.ChunkSize <= 0 {
+		cfg.ChunkSize = DefaultChunkSize
+	}
+	// A reader's chunk must start beyond the sequential fetch's window.
+	cfg.FarRange = max(cfg.FarRange, cfg.ChunkSize)
 	if cfg.FillRetries < 0 {
 		cfg.FillRetries = 0
 	}
@@ -406,7 +416,8 @@ type keyring struct {
 	fetching sync.Mutex // one refresh at a time, so an older answer never replaces a newer one
 	mu       sync.Mutex
 	keys     map[string]ed25519.PublicKey
-	lastMiss time.Time // the last refresh for an unknown key id
+	lastMiss time.Time     // the last refresh for an unknown key id
+	missDone chan struct{} // closed when that refresh ends
 }
 
 func (k *keyring) count() int {
@@ -436,31 +447,44 @@ func (k *keyring) refresh(ctx context.Context) error {
 
 // publicKey is the grant.KeyFunc of the edge. An unknown key id may be a
 // key the portal made since the last refresh: it refreshes, at most every
-// few seconds, before it says no.
+// few seconds, before it says no. Requests that miss while that refresh
+// runs (a burst of clients right after a start or a key rotation) wait
+// for it instead of being refused.
 func (k *keyring) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	lookup := func() (ed25519.PublicKey, bool) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		pub, ok := k.keys[kid]
+		return pub, ok
+	}
 	k.mu.Lock()
 	pub, ok := k.keys[kid]
 	now := k.e.now()
-	stale := now.Sub(k.lastMiss) > 5*time.Second
-	if !ok && stale {
-		k.lastMiss = now
+	lead := !ok && now.Sub(k.lastMiss) > 5*time.Second
+	if lead {
+		k.lastMiss, k.missDone = now, make(chan struct{})
 	}
+	wait := k.missDone
 	k.mu.Unlock()
 	if ok {
 		return pub, nil
 	}
-	if stale {
+	if lead {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := k.refresh(rctx)
-		cancel()
-		if err == nil {
-			k.mu.Lock()
-			pub, ok = k.keys[kid]
-			k.mu.Unlock()
-			if ok {
-				return pub, nil
-			}
+		if err := k.refresh(rctx); err != nil {
+			k.e.logger.Warn("fetching the portal's keys for an unknown key id", "err", err)
 		}
+		cancel()
+		close(wait)
+	} else if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if pub, ok := lookup(); ok {
+		return pub, nil
 	}
 	return nil, freight.Errorf(freight.ENOTFOUND, "unknown key")
 }

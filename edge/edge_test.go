@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -125,7 +126,7 @@ func TestFarRange(t *testing.T) {
 	p := newPortal(t)
 	a, content := p.artifact("big.bin", size, 2)
 	p.slow.Store(20000) // about 5 s for the whole blob
-	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.FarRange = 1 << 20 })
+	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.FarRange, c.ChunkSize = 4<<20, 1<<20 })
 	tok := p.grantOf(a)
 
 	// Start the fill.
@@ -146,6 +147,112 @@ func TestFarRange(t *testing.T) {
 	}
 	if h.Get("Content-Range") != "bytes 15000000-15000999/16777216" {
 		t.Errorf("Content-Range = %q", h.Get("Content-Range"))
+	}
+	// The chunk fetched for the far range is part of the fill: the
+	// origin still sends every byte once.
+	waitFor(t, "the fill to end", func() bool { return n.Stats().FillsInProgress == 0 })
+	if got := p.blobBytes.Load(); got != size {
+		t.Errorf("origin sent %d bytes for a blob of %d: want each byte once", got, size)
+	}
+	code, body, _ = get(t, n.url+"/d/"+tok+"/"+a.Filename, "")
+	if code != http.StatusOK || sha(body) != sha(content) {
+		t.Errorf("the cached blob: status %d, right bytes %v", code, sha(body) == sha(content))
+	}
+}
+
+// TestSegmentedClients is release day with download managers: many
+// clients ask for the same cold blob at once, each in parallel range
+// segments, as freight download and aria2 do. Segments far beyond the
+// fill get their chunks fetched at once, and still the origin sends every
+// byte of the blob once.
+func TestSegmentedClients(t *testing.T) {
+	const clients, segments = 12, 8
+	const size = 24<<20 + 4321
+	p := newPortal(t)
+	a, content := p.artifact("segmented.iso", size, 7)
+	p.slow.Store(4000)
+	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.FarRange, c.ChunkSize = 2<<20, 1<<20 })
+	tok := p.grantOf(a, func(g *freight.Grant) { g.ByteBudget = clients * size })
+	url := n.url + "/d/" + tok + "/" + a.Filename
+
+	seg := int64(size+segments-1) / segments
+	errs := make(chan error, clients*segments)
+	var wg sync.WaitGroup
+	for range clients {
+		for k := range int64(segments) {
+			from, to := k*seg, min((k+1)*seg, size)-1
+			wg.Go(func() {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("Range", "bytes="+strconv.FormatInt(from, 10)+"-"+strconv.FormatInt(to, 10))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer res.Body.Close()
+				body, err := io.ReadAll(res.Body)
+				if err != nil || res.StatusCode != http.StatusPartialContent || string(body) != string(content[from:to+1]) {
+					if len(body) > 200 {
+						body = body[:200]
+					}
+					errs <- fmt.Errorf("segment %d-%d: status %d, %d bytes, right bytes %v, err %v: %q", from, to, res.StatusCode, len(body), string(body) == string(content[from:to+1]), err, body)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	waitFor(t, "the fill to end", func() bool { return n.Stats().FillsInProgress == 0 })
+	if got := p.blobBytes.Load(); got != size {
+		t.Errorf("origin sent %d bytes for a blob of %d (%.2f reads): want each byte once", got, size, float64(got)/size)
+	}
+	if st := n.Stats(); st.BytesFromOrigin != size || st.CacheBlobs != 1 {
+		t.Errorf("stats = %+v; want %d bytes from origin and the blob cached", st, size)
+	}
+}
+
+// TestChunkProgressSurvivesRestart stops an edge while chunks far apart
+// are filled and the rest is not: the restarted edge fetches only the
+// missing bytes.
+func TestChunkProgressSurvivesRestart(t *testing.T) {
+	const size = 12<<20 + 99
+	p := newPortal(t)
+	a, content := p.artifact("holes.bin", size, 8)
+	dir := t.TempDir()
+	cfg := func(c *edge.Config) { c.FarRange, c.ChunkSize = 1<<20, 1<<20 }
+	p.slow.Store(60000) // about 11 s for the blob: the fill is far from done when the edge stops
+	n := startEdge(t, p, dir, cfg)
+	tok := p.grantOf(a, func(g *freight.Grant) { g.ByteBudget = 10 * size })
+	url := n.url + "/d/" + tok + "/" + a.Filename
+	go func() { // starts the sequential fetch
+		if res, err := http.Get(url); err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	}()
+	waitFor(t, "the fill to start", func() bool { return n.Stats().FillsInProgress == 1 })
+	// A far segment: its chunk is fetched at once.
+	if code, body, _ := get(t, url, "bytes=9437184-9437283"); code != http.StatusPartialContent || string(body) != string(content[9437184:9437284]) {
+		t.Fatalf("far range: status %d, right bytes %v", code, string(body) == string(content[9437184:9437284]))
+	}
+	n.stop()
+	sent := p.blobBytes.Load()
+	if sent >= size {
+		t.Fatalf("origin sent %d bytes of %d before the stop: the test needs a fill cut midway", sent, size)
+	}
+	p.slow.Store(0)
+	n2 := startEdge(t, p, dir, cfg)
+	code, body, _ := get(t, n2.url+"/d/"+tok+"/"+a.Filename, "")
+	if code != http.StatusOK || sha(body) != sha(content) {
+		t.Fatalf("download after the restart: status %d, right bytes %v", code, sha(body) == sha(content))
+	}
+	// Bytes in flight when the edge stopped may not have reached the
+	// file; everything written and recorded is kept.
+	if got := p.blobBytes.Load(); got > size+int64(2*256<<10) {
+		t.Errorf("origin sent %d bytes in all for a blob of %d (%d before the restart): the filled chunks were fetched again", got, size, sent)
 	}
 }
 

@@ -124,6 +124,8 @@ func (e *Edge) open(ctx context.Context, c grant.Claims, token string) (io.ReadS
 			cc.mu.Unlock()
 			return nil, nil, err
 		}
+	} else {
+		fl.setToken(token)
 	}
 	f, err := os.Open(fl.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -148,9 +150,10 @@ func touch(path string, now time.Time) {
 	os.Chtimes(path, time.Time{}, now)
 }
 
-// reader reads a blob for ServeContent: from the growing partial file of a
-// fill, waiting for bytes that are near; by ranged origin reads for bytes
-// far beyond the fill, or when there is no file at all.
+// reader reads a blob for ServeContent: from the complete file, or from
+// the partial file of a fill, waiting for the bytes it wants (the fill
+// fetches them first when they are far beyond its sequential fetch); or,
+// when the cache has no room for the blob, by ranged origin reads.
 type reader struct {
 	ctx    context.Context // the client's: a reader stops when its client goes
 	e      *Edge
@@ -173,37 +176,35 @@ func (r *reader) Read(p []byte) (int, error) {
 		if r.far != nil {
 			return r.readFar(p)
 		}
-		avail, filled := r.size, r.size
-		var changed <-chan struct{}
 		if r.file == nil {
-			avail, filled = 0, 0
-		} else if r.fill != nil {
-			pr := r.fill.snapshot()
-			avail, filled, changed = pr.avail, pr.filled, pr.changed
-			if r.off >= avail && pr.err != nil {
-				return 0, pr.err
-			}
-		}
-		if r.off < avail {
-			n := int(min(int64(len(p)), avail-r.off))
-			n, err := r.file.ReadAt(p[:n], r.off)
-			r.off += int64(n)
-			if err == io.EOF && n > 0 {
-				err = nil
-			}
-			return n, err
-		}
-		if r.file == nil || r.off >= filled+r.e.cfg.FarRange {
 			if err := r.openFar(); err != nil {
 				return 0, err
 			}
 			continue
 		}
-		select {
-		case <-changed:
-		case <-r.ctx.Done():
-			return 0, r.ctx.Err()
+		avail := r.size
+		if r.fill != nil {
+			a, changed, err := r.fill.view(r.off, r.token)
+			if err != nil {
+				return 0, err
+			}
+			if changed != nil {
+				select {
+				case <-changed:
+					continue
+				case <-r.ctx.Done():
+					return 0, r.ctx.Err()
+				}
+			}
+			avail = a
 		}
+		n := int(min(int64(len(p)), avail-r.off))
+		n, err := r.file.ReadAt(p[:n], r.off)
+		r.off += int64(n)
+		if err == io.EOF && n > 0 {
+			err = nil
+		}
+		return n, err
 	}
 }
 

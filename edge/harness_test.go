@@ -268,10 +268,11 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// waitFor polls cond until it holds or a few seconds passed.
+// waitFor polls cond until it holds or half a minute passed (the machine
+// may be busy).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -41,9 +41,11 @@ func (o *output) String() string {
 }
 
 // waitFor polls until re matches the output and returns its first group.
+// The wait is long because a start on a busy machine (the demo hashes its
+// accounts' passwords with argon2id) can take tens of seconds.
 func (o *output) waitFor(t *testing.T, re *regexp.Regexp, done <-chan error) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(o.String()); m != nil {
 			return m[1]
