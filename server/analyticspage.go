@@ -116,7 +116,7 @@ func (s *Server) analyticsPage(w http.ResponseWriter, r *http.Request, p freight
 			items = append(items, barItem{Label: r.Label, Value: r.Downloads,
 				Title: r.Label + ": " + plural(r.Downloads, "download") + ", " + formatBytes(r.Bytes)})
 		}
-		return newBarChart(title, title+", most downloaded first", items, formatCount)
+		return newBarChart(title, items, formatCount)
 	}
 	body.ReleaseChart = bars(freight.GroupRelease, "Downloads per release")
 	body.OrgChart = bars(freight.GroupOrganization, "Downloads per organization")

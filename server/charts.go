@@ -17,29 +17,26 @@ import (
 // Sizes of the charts' view boxes, in SVG user units; CSS scales them to
 // the width of the page.
 const (
-	colW, colH       = 720.0, 220.0 // columns over time
-	colLeft, colTop  = 56.0, 12.0   // the plot area inside
-	colPlotH         = 170.0
-	colPlotW         = colW - colLeft - 8
-	barsW            = 400.0 // horizontal bars, one row per item
-	barsRowH         = 40.0
-	barsLabelChars   = 46
-	maxBarsInChart   = 10
-	pointsUpToNDays  = 92 // draw a marker per day on the line up to this many days
-	chartNumberWidth = 64.0
+	colW, colH      = 720.0, 240.0 // columns over time
+	colLeft, colTop = 4.0, 8.0     // the plot area inside
+	colPlotH        = colH - 2*colTop
+	colPlotW        = colW - 2*colLeft
+	barsLabelChars  = 60
+	maxBarsInChart  = 10
+	pointsUpToNDays = 92 // draw a marker per day on the line up to this many days
 )
 
 // svgNum writes a coordinate with one decimal.
 func svgNum(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
 
-// niceCeil rounds up to 1, 2 or 5 times a power of ten, for the top of
-// an axis; 1 at least.
+// niceCeil rounds up to 2, 4, 6, 8 or 10 times a power of ten (2 at
+// least), for the top of an axis whose middle is then a round number too.
 func niceCeil(v float64) float64 {
-	if v <= 1 {
-		return 1
+	if v <= 2 {
+		return 2
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{2, 4, 6, 8, 10} {
 		if v <= m*p {
 			return m * p
 		}
@@ -53,8 +50,7 @@ type chartBar struct {
 	// Title is the bar's figure in words, for the SVG <title>.
 	Title string
 	// Label and Value are written beside the bars of horizontal charts.
-	Label, Value           string
-	LabelY, ValueX, ValueY string
+	Label, Value string
 }
 
 // columnChart is a chart of one figure per day: bars, or a line with a
@@ -119,11 +115,12 @@ func newColumnChart(title, desc string, points []dayPoint, line bool, format fun
 }
 
 // barChart is a chart of horizontal bars, one per item, the largest
-// first.
+// first. Each item is a row of the page, its label and value text of the
+// page, and its bar a small SVG stretched to the row's width: the text
+// keeps its size on a phone, which text inside one scaled SVG would not.
 type barChart struct {
-	Title, Desc   string
-	Bars          []chartBar
-	Width, Height string
+	Title string
+	Bars  []chartBar
 }
 
 // barItem is one item of a bar chart.
@@ -133,29 +130,23 @@ type barItem struct {
 	Title string
 }
 
-// newBarChart lays out up to maxBarsInChart items as horizontal bars,
-// each under its label, with its value at its end.
-func newBarChart(title, desc string, items []barItem, format func(int64) string) barChart {
+// newBarChart lays out up to maxBarsInChart items as horizontal bars
+// whose widths, in a view box 100 wide, are their share of the largest.
+func newBarChart(title string, items []barItem, format func(int64) string) barChart {
 	if len(items) > maxBarsInChart {
 		items = items[:maxBarsInChart]
 	}
-	c := barChart{Title: title, Desc: desc, Width: svgNum(barsW), Height: svgNum(max(barsRowH*float64(len(items)), 1))}
+	c := barChart{Title: title}
 	var most int64
 	for _, it := range items {
 		most = max(most, it.Value)
 	}
-	span := barsW - chartNumberWidth
-	for i, it := range items {
+	for _, it := range items {
 		w := 0.0
 		if most > 0 {
-			w = span * float64(it.Value) / float64(most)
+			w = 100 * float64(it.Value) / float64(most)
 		}
-		y := barsRowH * float64(i)
-		c.Bars = append(c.Bars, chartBar{
-			X: "0", Y: svgNum(y + 18), W: svgNum(max(w, 1)), H: "16",
-			Label: shorten(it.Label, barsLabelChars), LabelY: svgNum(y + 13),
-			Value: format(it.Value), ValueX: svgNum(max(w, 1) + 6), ValueY: svgNum(y + 31), Title: it.Title,
-		})
+		c.Bars = append(c.Bars, chartBar{W: svgNum(max(w, 0.5)), Label: shorten(it.Label, barsLabelChars), Value: format(it.Value), Title: it.Title})
 	}
 	return c
 }

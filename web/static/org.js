@@ -90,7 +90,8 @@
       table.hidden = shown === 0;
       empty.hidden = shown !== 0;
       more.hidden = next === "";
-      status.textContent = shown === 0 ? "" : shown + (next ? " downloads shown; older ones follow." : " downloads, the whole history.");
+      var count = shown === 1 ? "1 download" : shown + " downloads";
+      status.textContent = shown === 0 ? "" : count + (next ? " shown; older ones follow." : ", the whole history.");
     }, function (err) {
       status.textContent = err.message;
       status.classList.add("field-error");
