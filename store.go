@@ -196,6 +196,15 @@ type Store interface {
 	CreateDownload(ctx context.Context, d *Download) error
 	FinishDownload(ctx context.Context, id string, bytes int64, completed bool, at time.Time) error
 	Downloads(ctx context.Context, f DownloadFilter) ([]*Download, string, error)
+	// DownloadStats counts the downloads the filter selects, in total and
+	// by its group (see DownloadCounts for what is counted), aggregated by
+	// the database. GroupDay rows are every UTC day of the range in order,
+	// days without downloads included as zeros; EINVALID without Since and
+	// Until, with Until not after Since, or for more than MaxStatsDays
+	// days. Other groups are ordered by downloads, then bytes, most first,
+	// then key, and cut at the filter's limit. Like Downloads, a filter
+	// naming a missing object counts nothing rather than failing.
+	DownloadStats(ctx context.Context, f DownloadStatsFilter) (*DownloadStats, error)
 
 	// Licenses. CreateLicense stores an issued license (ENOTFOUND if the
 	// organization, the product or the superseded license is missing); it

@@ -52,13 +52,16 @@ const (
 	// permEdge: an edge node, with its own credential ("fre_…"); API
 	// tokens and sessions are refused.
 	permEdge
+	// permOrgAdmin: an org-admin, in the organization it acts in; its
+	// pages show that organization only.
+	permOrgAdmin
 )
 
 var permNames = map[perm]string{
 	permPublic: "public", permSignedIn: "signed-in", permSession: "session", permEnroll: "enroll", permSelf: "self",
 	permRead: "read", permPublish: "publish", permAdmin: "admin",
 	permOrgRead: "org-read", permOrgInvite: "org-invite", permOrgManage: "org-manage",
-	permDownloadsRead: "downloads-read", permEdge: "edge",
+	permDownloadsRead: "downloads-read", permEdge: "edge", permOrgAdmin: "org-admin",
 }
 
 func (p perm) String() string { return permNames[p] }
@@ -97,6 +100,8 @@ func (need perm) allows(p freight.Principal) bool {
 		return p.CanAdminister() || p.Role == freight.RoleOrgAdmin
 	case permDownloadsRead:
 		return p.CanRead() || p.Role == freight.RoleOrgAdmin
+	case permOrgAdmin:
+		return p.Role == freight.RoleOrgAdmin && p.OrgID != ""
 	}
 	return false
 }

@@ -114,6 +114,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, p freight.Princi
 			}
 			nav.Org = o.Name
 		}
+		if nav.Orgs, err = s.orgChoices(ctx, p); err != nil {
+			return err
+		}
 	}
 	return s.ui.Render(w, http.StatusOK, name, web.Page{Title: title, Nav: nav, Body: body})
 }

@@ -124,6 +124,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/products/{product}/upgrade", permSignedIn, "check for upgrades", s.upgrade)
 	handle("POST /api/v1/artifacts/{artifact}/download", permSignedIn, "download", s.requestDownload)
 	handle("GET /api/v1/downloads", permDownloadsRead, "see downloads", s.listDownloads)
+	handle("GET /api/v1/analytics/downloads", permDownloadsRead, "see download figures", s.downloadAnalytics)
 	handle("GET /api/v1/licenses", permSignedIn, "list licenses", s.listLicenses)
 	handle("POST /api/v1/licenses", permAdmin, "issue licenses", s.createLicense)
 	handle("GET /api/v1/licenses/{license}", permSignedIn, "read licenses", s.getLicense)
@@ -181,6 +182,9 @@ func (s *Server) routes() http.Handler {
 	page("GET /licenses", permSignedIn, "list licenses", s.licensesPage)
 	page("GET /account", permEnroll, "manage your account", s.accountPage)
 	page("GET /account/mfa/qr.png", permEnroll, "enrol a second factor", s.mfaQRCode)
+	page("GET /console/analytics", permRead, "see download figures", s.analyticsPage)
+	page("GET /org", permOrgAdmin, "manage your organization", s.orgPage)
+	page("GET /org/downloads", permOrgAdmin, "see your organization's downloads", s.orgDownloadsPage)
 	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String(), Page: true})
 	mux.HandleFunc("GET /assets/{name}", s.ui.ServeAsset)
 

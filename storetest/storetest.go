@@ -74,6 +74,7 @@ func groups() []group {
 		{"SigningKeys", keyTests},
 		{"Grants", grantTests},
 		{"Downloads", downloadTests},
+		{"DownloadStats", statsTests},
 		{"Licenses", licenseTests},
 		{"Edges", edgeTests},
 		{"AuditEvents", auditTests},

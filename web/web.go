@@ -65,6 +65,15 @@ type Nav struct {
 	// the console; OrgAdmin for an organization's administrators, who see
 	// their organization's page.
 	Staff, OrgAdmin bool
+	// Orgs lists the organizations the person belongs to, for the
+	// header's switcher; it is shown only with more than one.
+	Orgs []OrgChoice
+}
+
+// OrgChoice is an organization of the header's switcher.
+type OrgChoice struct {
+	ID, Name string
+	Current  bool
 }
 
 // New parses every template and hashes every asset. An error means the
