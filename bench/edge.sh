@@ -30,6 +30,10 @@
 #                 a 1 GiB blob the edge needs about 20 minutes to send
 #                 1,000 copies over loopback, while nginx's uncached
 #                 waiters never finish, so its run can stop much sooner
+#   EDGE_SEGMENTS parallel Range requests per client (default 1); with
+#                 more, each client downloads as freight download and
+#                 aria2 do, and checking clients assemble their segments
+#                 in temporary files
 #   EDGE_DIR      where the work directory goes (default /var/tmp)
 #
 # Needs nginx (apt-get install nginx-light). Prints Markdown on stdout.
@@ -40,6 +44,7 @@ CLIENTS=${EDGE_CLIENTS:-1000}
 RATE=${EDGE_RATE:-8388608}
 DEADLINE=${EDGE_DEADLINE:-180s}
 NGINX_DEADLINE=${NGINX_DEADLINE:-$DEADLINE}
+SEGMENTS=${EDGE_SEGMENTS:-1}
 WORK=$(mktemp -d "${EDGE_DIR:-/var/tmp}/freight-edge-bench.XXXXXX")
 pids=()
 cleanup() {
@@ -77,7 +82,7 @@ pids+=($EDGE_PID)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$EPORT/healthz" >/dev/null && break; sleep 0.1; done
 before=$(stats)
 load_edge_before=$(busy)
-"$WORK/edgeload" load -base "http://127.0.0.1:$EPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" -deadline "$DEADLINE" > "$WORK/edge.json"
+"$WORK/edgeload" load -base "http://127.0.0.1:$EPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" -segments "$SEGMENTS" -deadline "$DEADLINE" > "$WORK/edge.json"
 edge_origin=$(( $(stats) - before ))
 edge_rss=$(hwm $EDGE_PID)
 kill $EDGE_PID; wait $EDGE_PID 2>/dev/null || true
@@ -117,7 +122,7 @@ nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
 for _ in $(seq 1 50); do [ -s "$WORK/nginx/nginx.pid" ] && break; sleep 0.1; done
 before=$(stats)
 load_nginx_before=$(busy)
-"$WORK/edgeload" load -base "http://127.0.0.1:$NPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" -deadline "$NGINX_DEADLINE" > "$WORK/nginx.json"
+"$WORK/edgeload" load -base "http://127.0.0.1:$NPORT" -paths "$WORK/origin/setup.json" -clients "$CLIENTS" -segments "$SEGMENTS" -deadline "$NGINX_DEADLINE" > "$WORK/nginx.json"
 nginx_origin=$(( $(stats) - before ))
 for f in edge nginx; do
   e=$(json "$WORK/$f.json" ".get('first_error', '')")
@@ -139,7 +144,7 @@ r = json.load(open(f))
 print(f"| {name} | {origin/size:.3f} | {r['ttfb_p50_s']*1000:.0f} ms | {r['ttfb_p99_s']*1000:.0f} ms | {r['throughput_mb_s']:.0f} MB/s | {r['seconds']:.1f} s | {r['clients']-r['failures']-r['unfinished']}/{r['clients']} | {r['failures']} | {rss} MiB | {r['verified']-r['bad_digests']}/{r['verified']} |")
 PY
 }
-echo "$CLIENTS clients, one cold blob of $SIZE bytes, origin uplink $RATE bytes/s, deadline $DEADLINE (nginx: $NGINX_DEADLINE), $(nproc) CPUs."
+echo "$CLIENTS clients ($SEGMENTS segments each), one cold blob of $SIZE bytes, origin uplink $RATE bytes/s, deadline $DEADLINE (nginx: $NGINX_DEADLINE), $(nproc) CPUs."
 echo
 echo "| server | origin bytes / blob size | TTFB p50 | TTFB p99 | aggregate throughput | wall time | clients done | failed | peak RSS | SHA-256 checked OK |"
 echo "|---|---|---|---|---|---|---|---|---|---|"

@@ -11,12 +11,15 @@
 // sent, to an edge or to the proxy, passes one shared limiter of R bytes
 // per second (an uplink) and is counted; GET /stats answers the counts.
 //
-//	edgeload load -base URL -paths FILE -clients C [-verify K]
+//	edgeload load -base URL -paths FILE -clients C [-verify K] [-segments S]
 //
 // starts C clients at once, each downloading one path (round-robin over
 // the list) from base, and prints JSON: time to first byte p50/p99/max,
 // seconds, bytes, throughput, failures; every K-th client checks the
-// SHA-256 of what it got.
+// SHA-256 of what it got. With S > 1 each client downloads in S parallel
+// Range requests, as download managers and freight download do; its time
+// to first byte is that of its first segment to answer, and a checking
+// client assembles its segments in a temporary file.
 package main
 
 import (
@@ -258,6 +261,7 @@ func load(args []string) error {
 	clients := fs.Int("clients", 1000, "concurrent clients")
 	verify := fs.Int("verify", 20, "every K-th client checks the SHA-256")
 	deadline := fs.Duration("deadline", 0, "stop clients still downloading after this long (0: never); they count as unfinished")
+	segments := fs.Int("segments", 1, "parallel Range requests per client")
 	fs.Parse(args)
 	b, err := os.ReadFile(*pathsFile)
 	if err != nil {
@@ -270,7 +274,7 @@ func load(args []string) error {
 	if len(st.Paths) == 0 {
 		return fmt.Errorf("no paths in %s", *pathsFile)
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: *clients, DisableCompression: true}
+	tr := &http.Transport{MaxIdleConnsPerHost: *clients * *segments, DisableCompression: true}
 	client := &http.Client{Transport: tr}
 	ttfb := make([]float64, *clients)
 	var bytesGot atomic.Int64
@@ -284,24 +288,41 @@ func load(args []string) error {
 		defer cancel()
 	}
 	start := time.Now()
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil {
+			res.Unfinished++
+			return
+		}
+		res.Failures++
+		if res.FirstError == "" {
+			res.FirstError = err.Error()
+		}
+	}
+	checked := func(sum []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Verified++
+		if st.SHA256 != "" && hex.EncodeToString(sum) != st.SHA256 {
+			res.BadDigests++
+		}
+	}
 	for i := range *clients {
+		u := *base + st.Paths[i%len(st.Paths)]
+		check := *verify > 0 && i%*verify == 0
+		if *segments > 1 {
+			wg.Go(func() {
+				if err := segmented(ctx, client, u, st.Size, *segments, check, &ttfb[i], &bytesGot, checked); err != nil {
+					fail(err)
+				}
+			})
+			continue
+		}
 		wg.Go(func() {
-			u := *base + st.Paths[i%len(st.Paths)]
 			t0 := time.Now()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 			r, err := client.Do(req)
-			fail := func(err error) {
-				mu.Lock()
-				defer mu.Unlock()
-				if ctx.Err() != nil {
-					res.Unfinished++
-					return
-				}
-				res.Failures++
-				if res.FirstError == "" {
-					res.FirstError = err.Error()
-				}
-			}
 			if err != nil {
 				fail(err)
 				return
@@ -319,25 +340,18 @@ func load(args []string) error {
 			ttfb[i] = time.Since(t0).Seconds()
 			var w io.Writer = io.Discard
 			h := sha256.New()
-			check := *verify > 0 && i%*verify == 0
 			if check {
 				h.Write(buf[:])
 				w = h
 			}
-			n, err := io.CopyBuffer(&counted{w, &bytesGot}, r.Body, make([]byte, 256<<10))
+			_, err = io.CopyBuffer(&counted{w, &bytesGot}, r.Body, make([]byte, 256<<10))
 			bytesGot.Add(1)
-			_ = n
 			if err != nil {
 				fail(err)
 				return
 			}
 			if check {
-				mu.Lock()
-				res.Verified++
-				if st.SHA256 != "" && hex.EncodeToString(h.Sum(nil)) != st.SHA256 {
-					res.BadDigests++
-				}
-				mu.Unlock()
+				checked(h.Sum(nil))
 			}
 		})
 	}
@@ -358,6 +372,89 @@ func load(args []string) error {
 		res.TTFBmax = ok[len(ok)-1]
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// segmented downloads u of size bytes in n parallel Range requests. A
+// checking client writes the segments into a temporary file and reports
+// its digest through checked.
+func segmented(ctx context.Context, client *http.Client, u string, size int64, n int, check bool,
+	ttfb *float64, got *atomic.Int64, checked func([]byte)) error {
+	if size <= 0 {
+		return fmt.Errorf("segmented downloads need the blob size in setup.json")
+	}
+	var f *os.File
+	if check {
+		var err error
+		if f, err = os.CreateTemp("", "edgeload-*"); err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+	}
+	t0 := time.Now()
+	var first sync.Once
+	seg := (size + int64(n) - 1) / int64(n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for k := range int64(n) {
+		from, to := k*seg, min((k+1)*seg, size)-1
+		if from > to {
+			continue
+		}
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, to))
+			r, err := client.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer r.Body.Close()
+			if r.StatusCode != http.StatusPartialContent {
+				errs <- fmt.Errorf("segment %d-%d: status %d", from, to, r.StatusCode)
+				return
+			}
+			buf := make([]byte, 256<<10)
+			off := from
+			for {
+				m, err := r.Body.Read(buf)
+				if m > 0 {
+					first.Do(func() { *ttfb = time.Since(t0).Seconds() })
+					got.Add(int64(m))
+					if f != nil {
+						if _, werr := f.WriteAt(buf[:m], off); werr != nil {
+							errs <- werr
+							return
+						}
+					}
+					off += int64(m)
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			if off != to+1 {
+				errs <- fmt.Errorf("segment %d-%d: got %d bytes", from, to, off-from)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	if f != nil {
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+			return err
+		}
+		checked(h.Sum(nil))
+	}
+	return nil
 }
 
 // counted counts what it writes as it goes, so that clients stopped at the
