@@ -181,6 +181,9 @@ func (s *Server) routes() http.Handler {
 	page("GET /licenses", permSignedIn, "list licenses", s.licensesPage)
 	page("GET /account", permEnroll, "manage your account", s.accountPage)
 	page("GET /account/mfa/qr.png", permEnroll, "enrol a second factor", s.mfaQRCode)
+	page("GET /console", permRead, "use the vendor console", s.consolePage)
+	page("GET /console/products/{product}", permRead, "use the vendor console", s.consoleProductPage)
+	page("GET /console/releases/{release}", permRead, "use the vendor console", s.consoleReleasePage)
 	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String(), Page: true})
 	mux.HandleFunc("GET /assets/{name}", s.ui.ServeAsset)
 
