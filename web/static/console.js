@@ -417,11 +417,16 @@
       show(item, item.rec ? "Asking the portal what it has…" : "Starting…");
       announce("Uploading " + item.file.name + ".");
       item.began = Date.now();
+      item.checking = false;
+      item.samples = [];
+      var ticker = setInterval(function () { tick(item); }, 1000);
       return prepare(item).then(function (artifact) {
         if (artifact) {
           return artifact; // the portal had it all already
         }
         return sendMissing(item).then(function () { return complete(item); });
+      }).finally(function () {
+        clearInterval(ticker);
       }).then(function (artifact) {
         done(item, artifact);
       }, function (err) {
@@ -529,7 +534,6 @@
       var have = {};
       item.confirmed = 0;
       item.inflight = {};
-      item.samples = [];
       (item.received || []).forEach(function (p) {
         if (p.number >= 1 && p.number <= up.parts && p.size === partSize(item, p.number)) {
           have[p.number] = true;
@@ -544,7 +548,8 @@
       }
       item.missing = missing;
       item.base = item.confirmed;
-      progress(item, true);
+      item.lastText = 0;
+      progress(item);
       if (item.resumed) {
         item.note.textContent = "Resumed where it stopped: the portal had " + formatBytes(item.confirmed) + " (" +
           (up.parts - missing.length) + " of " + up.parts + " parts); only the other " + missing.length +
@@ -703,12 +708,14 @@
       var attempt = 0;
       var url = "/api/v1/uploads/" + encodeURIComponent(item.up.id);
       var once = function () {
+        item.checking = true;
         show(item, "All " + formatBytes(item.file.size) + " sent; the portal is checking the file…");
         return api("POST", url + "/complete").catch(function (err) {
           attempt++;
           if (err.status === 400 && !err.field && attempt < RETRIES) {
             return api("GET", url).then(function (up) {
               item.received = up.received || [];
+              item.checking = false;
               return sendMissing(item);
             }).then(once);
           }
@@ -741,31 +748,58 @@
       setButtons(item);
     }
 
-    // progress shows the bytes the portal has or is receiving, the rate
-    // over the last seconds and the time left. The bar moves at every
-    // event; the words at most four times a second.
-    function progress(item, force) {
+    // progress shows the bytes the portal has or is receiving. The bar
+    // moves at every event; the words, with the rate over the last
+    // seconds and the time left, at most four times a second, and every
+    // second while nothing moves (a stalled network shows as such).
+    function progress(item) {
       var sent = item.confirmed;
       for (var k in item.inflight) {
         sent += item.inflight[k];
       }
       sent = Math.min(sent, item.file.size);
       item.bar.value = sent;
+      sample(item, sent);
       var now = Date.now();
-      item.samples = item.samples || [];
+      if (now - (item.lastText || 0) >= 250) {
+        render(item);
+      } else if (!item.trailing) {
+        item.trailing = setTimeout(function () {
+          item.trailing = null;
+          render(item);
+        }, 250);
+      }
+    }
+
+    function sample(item, sent) {
+      var now = Date.now();
       item.samples.push([now, sent]);
-      while (item.samples.length > 2 && now - item.samples[0][0] > 5000) {
+      while (item.samples.length > 1 && now - item.samples[0][0] > 5000) {
         item.samples.shift();
       }
-      if (!force && item.lastText && now - item.lastText < 250) {
+    }
+
+    function tick(item) {
+      sample(item, item.bar.value);
+      render(item);
+    }
+
+    function render(item) {
+      if (item.state !== "sending" || item.checking) {
         return;
       }
+      var now = Date.now();
       item.lastText = now;
+      var sent = item.bar.value;
       var text = formatBytes(sent) + " of " + formatBytes(item.file.size);
       var first = item.samples[0];
-      if (now - first[0] >= 500 && sent > first[1]) {
+      if (first && now - first[0] >= 500) {
         var rate = (sent - first[1]) * 1000 / (now - first[0]);
-        text += " · " + formatBytes(rate) + "/s · about " + formatDuration((item.file.size - sent) / rate) + " left";
+        if (rate > 0) {
+          text += " · " + formatBytes(rate) + "/s · about " + formatDuration((item.file.size - sent) / rate) + " left";
+        } else {
+          text += " · waiting for the network…";
+        }
       }
       show(item, text);
     }
@@ -788,7 +822,7 @@
         li.className = "row-item";
         var text = document.createElement("span");
         text.textContent = r.name + " (" + formatBytes(r.size) + "), begun " + new Date(r.started).toLocaleString() +
-          ". Pick it again above to resume.";
+          ". Pick the same file again to resume.";
         var b = document.createElement("button");
         b.type = "button";
         b.className = "small danger";
