@@ -250,6 +250,7 @@
       // Picking the same file again must fire change again.
       input.value = "";
       refreshStart();
+      showUnfinished();
     });
 
     form.addEventListener("submit", function (ev) {
@@ -417,6 +418,7 @@
       show(item, item.rec ? "Asking the portal what it has…" : "Starting…");
       announce("Uploading " + item.file.name + ".");
       item.began = Date.now();
+      item.base = 0;
       item.checking = false;
       item.samples = [];
       var ticker = setInterval(function () { tick(item); }, 1000);
@@ -458,6 +460,9 @@
       }
       return api("GET", "/api/v1/uploads/" + encodeURIComponent(rec.upload)).then(function (up) {
         if (up.state === "completed") {
+          // Completed after this page lost the answer: nothing to send.
+          item.resumed = true;
+          item.base = item.file.size;
           return api("GET", "/api/v1/artifacts/" + encodeURIComponent(rec.artifact));
         }
         var fresh = Date.parse(up.expires_at) - Date.now() > URL_MARGIN;
