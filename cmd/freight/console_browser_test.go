@@ -277,7 +277,15 @@ func TestBrowserConsole(t *testing.T) {
 
 	// A draft release of Lathe Studio, which acme is entitled to.
 	u.open("/console/products/lathe")
-	u.do(chromedp.SendKeys(chromedp.CSS("#release-version"), "2.1.0"),
+	// The API's own message explains a bad version, next to the form.
+	u.do(chromedp.SendKeys(chromedp.CSS("#release-version"), "v2.1\r"))
+	if got := u.formError(`form[data-then="console-release"]`); !strings.Contains(got, "is not a semantic version like 1.4.2") {
+		t.Errorf("a bad version shows %q", got)
+	}
+	if invalid := evaluate[string](u, `document.querySelector("#release-version").getAttribute("aria-invalid") || ""`); invalid != "true" {
+		t.Errorf("the version field is not marked invalid (aria-invalid=%q)", invalid)
+	}
+	u.do(clear("#release-version"), chromedp.SendKeys(chromedp.CSS("#release-version"), "2.1.0"),
 		chromedp.SendKeys(chromedp.CSS("#release-notes"), "## New\n\n- Faster **threading** cycles\n"))
 	u.check("console-product")
 	u.do(chromedp.Click(chromedp.CSS(`form[data-then="console-release"] button[type=submit]`)))
