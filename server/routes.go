@@ -185,6 +185,9 @@ func (s *Server) routes() http.Handler {
 	page("GET /console/analytics", permRead, "see download figures", s.analyticsPage)
 	page("GET /org", permOrgAdmin, "manage your organization", s.orgPage)
 	page("GET /org/downloads", permOrgAdmin, "see your organization's downloads", s.orgDownloadsPage)
+	page("GET /console", permRead, "use the vendor console", s.consolePage)
+	page("GET /console/products/{product}", permRead, "use the vendor console", s.consoleProductPage)
+	page("GET /console/releases/{release}", permRead, "use the vendor console", s.consoleReleasePage)
 	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String(), Page: true})
 	mux.HandleFunc("GET /assets/{name}", s.ui.ServeAsset)
 

@@ -18,8 +18,9 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accept-invitation", "account", "analytics", "catalog", "error", "forgot-password", "licenses",
-		"org", "org-downloads", "product", "reset-password", "sign-in", "sign-in-mfa", "verify-email"}
+	want := []string{"accept-invitation", "account", "analytics", "catalog", "console", "console-product", "console-release",
+		"error", "forgot-password", "licenses", "org", "org-downloads", "product", "reset-password", "sign-in", "sign-in-mfa",
+		"verify-email"}
 	if got := u.Pages(); !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
 	}

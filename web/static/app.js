@@ -97,7 +97,14 @@
       if (!el.name || el.disabled) {
         return;
       }
-      if (el.value !== "") {
+      if (el.type === "checkbox") {
+        body[el.name] = el.checked;
+        return;
+      }
+      // An empty field is left out, so that the API keeps its default or
+      // the current value; data-send-empty marks a field that may be
+      // emptied on purpose.
+      if (el.value !== "" || el.dataset.sendEmpty !== undefined) {
         body[el.name] = el.value;
       }
     });
@@ -265,6 +272,10 @@
       button.disabled = false;
     });
   }
+
+  // Page scripts loaded after this one (console.js) use the same API
+  // helper and messages, and add their own steps after a form is sent.
+  window.Freight = { api: api, flash: flash, showError: showError, after: after, localPath: localPath };
 
   document.addEventListener("click", function (ev) {
     var el = ev.target.closest("button");
