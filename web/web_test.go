@@ -18,7 +18,8 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accept-invitation", "account", "catalog", "error", "forgot-password", "licenses", "product",
+	want := []string{"accept-invitation", "account", "admin-audit", "admin-edges", "admin-licenses", "admin-organization",
+		"admin-organizations", "admin-users", "catalog", "error", "forgot-password", "licenses", "product",
 		"reset-password", "sign-in", "sign-in-mfa", "verify-email"}
 	if got := u.Pages(); !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)

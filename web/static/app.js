@@ -279,4 +279,7 @@
       remove(el);
     }
   });
+
+  // The console's script (admin.js) answers in the same way.
+  window.Freight = { api: api, showError: showError, flash: flash, localPath: localPath };
 })();
