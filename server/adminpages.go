@@ -62,7 +62,9 @@ func (s *Server) allOrganizations(ctx context.Context) ([]*freight.Organization,
 	orgs, err := collect(func(pg freight.Page) ([]*freight.Organization, string, error) {
 		return s.store.Organizations(ctx, freight.OrganizationFilter{Page: pg})
 	})
-	slices.SortFunc(orgs, func(a, b *freight.Organization) int { return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(orgs, func(a, b *freight.Organization) int {
+		return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
 	return orgs, err
 }
 
@@ -501,8 +503,8 @@ type consoleAuditPage struct {
 	Since   string
 	Until   string
 	Next    template.URL // the query of the next (older) page; "" on the last
-	Paged   bool   // this is not the first page
-	Error   string // what is wrong with the filters
+	Paged   bool         // this is not the first page
+	Error   string       // what is wrong with the filters
 }
 
 // auditActions are the actions the filter suggests; others can be typed.
