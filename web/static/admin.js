@@ -132,6 +132,20 @@
     return body;
   }
 
+  // explain shows an error in its form, named by the label of the field
+  // it is about: the API's messages say what is wrong, not where.
+  function explain(form, err) {
+    var el = err.field ? form.querySelector('[name="' + CSS.escape(err.field) + '"]') : null;
+    if (el) {
+      var legend = el.closest("fieldset") && el.closest("fieldset").querySelector("legend");
+      var label = legend ? legend.textContent : (el.labels && el.labels.length ? el.labels[0].textContent : "");
+      if (label.trim() !== "" && err.message.indexOf(label.trim()) !== 0) {
+        err.message = label.trim() + ": " + err.message;
+      }
+    }
+    F.showError(form, err);
+  }
+
   function done(form, message) {
     var box = form.querySelector(".form-done");
     if (box) {
@@ -167,7 +181,7 @@
       if (!box) {
         return;
       }
-      box.querySelector("code").textContent = data.credential;
+      box.querySelector("code.credential").textContent = data.credential;
       form.hidden = true;
       box.hidden = false;
       box.focus();
@@ -185,7 +199,7 @@
     try {
       body = collect(form);
     } catch (err) {
-      F.showError(form, err);
+      explain(form, err);
       return;
     }
     var button = form.querySelector("[type=submit]");
@@ -195,7 +209,7 @@
     F.api(method, form.dataset.admin, method === "DELETE" ? undefined : body).then(function (data) {
       (after[form.dataset.then] || after.reload)(form, data, body);
     }, function (err) {
-      F.showError(form, err);
+      explain(form, err);
     }).finally(function () {
       if (button) {
         button.disabled = false;
@@ -215,7 +229,7 @@
     try {
       draft = collect(form);
     } catch (err) {
-      F.showError(form, err);
+      explain(form, err);
       return;
     }
     delete draft.org_id;
@@ -231,7 +245,7 @@
       }
       showPreview(box, data.items || [], button.dataset.org || "The organization");
     }, function (err) {
-      F.showError(form, err);
+      explain(form, err);
     }).finally(function () {
       button.disabled = false;
     });
