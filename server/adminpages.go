@@ -209,9 +209,16 @@ type entitlementForm struct {
 	Channels []freight.Channel
 }
 
-// NewForm is the form that adds an entitlement.
+// NewForm is the form that adds an entitlement, to a product the
+// organization holds none for (there is one per product).
 func (b consoleOrgPage) NewForm() entitlementForm {
-	return entitlementForm{Key: "new", New: true, Row: entitlementRow{Entitlement: &freight.Entitlement{}}, Products: b.Products, Channels: b.Channels}
+	f := entitlementForm{Key: "new", New: true, Row: entitlementRow{Entitlement: &freight.Entitlement{}}, Channels: b.Channels}
+	for _, pr := range b.Products {
+		if !slices.ContainsFunc(b.Entitlements, func(e entitlementRow) bool { return e.ProductID == pr.ID }) {
+			f.Products = append(f.Products, pr)
+		}
+	}
+	return f
 }
 
 // EditForm is the form that changes a saved entitlement.
@@ -443,7 +450,7 @@ func (s *Server) consoleLicensesPage(w http.ResponseWriter, r *http.Request, p f
 	}
 	if next != "" {
 		nq := url.Values{"org": {body.OrgID}, "product": {body.Product}, "state": {body.State}, "after": {next}}
-		body.Next = template.URL("?" + nq.Encode())
+		body.Next = template.URL("/console/licenses?" + nq.Encode())
 	}
 	return s.render(w, r, p, "admin-licenses", "Licenses", "console", body)
 }
@@ -458,7 +465,7 @@ func (e edgeView) HitPercent() string {
 
 type consoleEdgesPage struct {
 	Edges         []edgeView
-	HealthTimeout time.Duration
+	HealthTimeout string // "90 seconds"
 	CanAdmin      bool
 }
 
@@ -472,7 +479,7 @@ func (s *Server) consoleEdgesPage(w http.ResponseWriter, r *http.Request, p frei
 	if err != nil {
 		return err
 	}
-	body := consoleEdgesPage{HealthTimeout: s.cfg.EdgeHealthTimeout, CanAdmin: p.CanAdminister()}
+	body := consoleEdgesPage{HealthTimeout: strconv.Itoa(int(s.cfg.EdgeHealthTimeout.Seconds())) + " seconds", CanAdmin: p.CanAdminister()}
 	for _, e := range es {
 		body.Edges = append(body.Edges, s.viewEdge(e))
 	}
@@ -591,7 +598,7 @@ func (s *Server) consoleAuditPage(w http.ResponseWriter, r *http.Request, p frei
 	}
 	if next != "" {
 		nq := url.Values{"actor": {body.Actor}, "action": {body.Action}, "org": {body.OrgID}, "since": {body.Since}, "until": {body.Until}, "after": {next}}
-		body.Next = template.URL("?" + nq.Encode())
+		body.Next = template.URL("/console/audit?" + nq.Encode())
 	}
 	return s.render(w, r, p, "admin-audit", "Audit log", "console", body)
 }

@@ -197,14 +197,7 @@ func (s *Server) catalogProducts(ctx context.Context, p freight.Principal, ents 
 			f.After = next
 		}
 	} else {
-		// An organization may hold several entitlements to one product;
-		// the product is listed once.
-		seen := map[string]bool{}
 		for _, e := range ents {
-			if seen[e.ProductID] {
-				continue
-			}
-			seen[e.ProductID] = true
 			prod, err := s.store.Product(ctx, e.ProductID)
 			if err != nil {
 				return nil, err

@@ -110,7 +110,7 @@ func (s *Server) previewCatalog(w http.ResponseWriter, r *http.Request) error {
 		draft = slices.Delete(draft, i, i+1)
 	}
 	if in.Entitlement != nil {
-		e, err := s.draftEntitlement(ctx, org, in.Entitlement, in.Replaces)
+		e, err := s.draftEntitlement(ctx, org, now, in.Entitlement, in.Replaces)
 		if err != nil {
 			return err
 		}
@@ -129,17 +129,24 @@ func (s *Server) previewCatalog(w http.ResponseWriter, r *http.Request) error {
 }
 
 // draftEntitlement checks a draft as creating (or, when replaces is set,
-// changing) the entitlement would, without storing it.
-func (s *Server) draftEntitlement(ctx context.Context, org *freight.Organization, in *entitlementInput, replaces string) (*freight.Entitlement, error) {
+// changing) the entitlement would, without storing it; now are the
+// organization's entitlements.
+func (s *Server) draftEntitlement(ctx context.Context, org *freight.Organization, now []*freight.Entitlement, in *entitlementInput, replaces string) (*freight.Entitlement, error) {
 	if in.OrgID != "" && in.OrgID != org.ID {
 		return nil, freight.FieldError("entitlement.org_id", "must be this organization's id, or left out")
 	}
-	if replaces != "" && in.ProductID == "" {
-		old, err := s.store.Entitlement(ctx, replaces)
-		if err != nil {
-			return nil, err
+	var old *freight.Entitlement
+	for _, e := range now {
+		if e.ID == replaces {
+			old = e
 		}
+	}
+	if old != nil && in.ProductID == "" {
 		in.ProductID = old.ProductID
+	}
+	if old != nil && in.ProductID != old.ProductID {
+		// As changing it would.
+		return nil, freight.FieldError("product_id", "cannot change; create an entitlement for the other product")
 	}
 	if !freight.ValidID(freight.PrefixProduct, in.ProductID) {
 		return nil, freight.FieldError("product_id", "must be a product id")
@@ -153,6 +160,12 @@ func (s *Server) draftEntitlement(ctx context.Context, org *freight.Organization
 	in.apply(e)
 	if err := e.Validate(); err != nil {
 		return nil, err
+	}
+	// As creating it would: one entitlement per organization and product.
+	for _, have := range now {
+		if have.ProductID == in.ProductID && have != old {
+			return nil, freight.Errorf(freight.ECONFLICT, "the organization already has an entitlement to this product: preview a change of that one instead")
+		}
 	}
 	return e, nil
 }
