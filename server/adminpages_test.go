@@ -218,14 +218,14 @@ func TestConsolePages(t *testing.T) {
 
 	t.Run("Admin", func(t *testing.T) {
 		for path, want := range map[string][]string{
-			"/console/organizations":     {"POST /api/v1/organizations"},
+			"/console/organizations": {"POST /api/v1/organizations"},
 			"/console/organizations/acme": {"PATCH /api/v1/organizations/" + s.acme.ID, "DELETE /api/v1/organizations/" + s.acme.ID,
 				"PATCH /api/v1/entitlements/" + s.entitlementID, "DELETE /api/v1/entitlements/" + s.entitlementID,
 				"POST /api/v1/organizations/" + s.acme.ID + "/invitations"},
 			"/console/organizations/globex": {"POST /api/v1/entitlements"},
-			"/console/licenses": {"POST /api/v1/licenses/" + lic.ID + "/amend", "POST /api/v1/licenses/" + lic.ID + "/revoke", "POST /api/v1/licenses"},
-			"/console/edges":    {"DELETE /api/v1/edges/" + edge.ID, "POST /api/v1/edges"},
-			"/console/audit":    nil,
+			"/console/licenses":             {"POST /api/v1/licenses/" + lic.ID + "/amend", "POST /api/v1/licenses/" + lic.ID + "/revoke", "POST /api/v1/licenses"},
+			"/console/edges":                {"DELETE /api/v1/edges/" + edge.ID, "POST /api/v1/edges"},
+			"/console/audit":                nil,
 		} {
 			body := wantPage(t, admin.page(path), http.StatusOK)
 			got := changeForms(body)
