@@ -399,3 +399,36 @@ func TestConsolePages(t *testing.T) {
 		}
 	})
 }
+
+// FuzzConsoleQuery sends the console pages arbitrary queries: filters,
+// dates and cursors that no form made. Every answer is an HTML page with
+// the page headers, and none is a server error.
+func FuzzConsoleQuery(f *testing.F) {
+	e := newEnv(f)
+	org := e.mustOrg("acme")
+	pages := []string{"/console/organizations", "/console/organizations/acme", "/console/users", "/console/licenses", "/console/edges", "/console/audit"}
+	for i, q := range []string{
+		"q=acme&region=eu-west&mfa=required",
+		"org=" + org.ID + "&product=prd_x&state=revoked&after=lic_01m7zgrt35cxrfv0ercaan1n9y",
+		"kind=staff&status=disabled&q=%00",
+		"after=%ff%fe&org=x",
+		"since=2026-02-30&until=9999-12-31",
+		"actor=root@vendor.example&action=license.issue&since=2026-01-01&after=2026-11-21T16:59:25.669495Z/evt_01m7zgrt35cxrfv0ercaan1n9y",
+		"actor=%40&until=0000-01-01",
+	} {
+		f.Add(uint8(i), q)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, query string) {
+		target := pages[int(which)%len(pages)] + "?" + query
+		rec := e.serve("GET", target, "")
+		if rec == nil {
+			return
+		}
+		if rec.Code >= 500 {
+			t.Fatalf("GET %s: status %d: %.300s", target, rec.Code, rec.Body)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" || rec.Header().Get("Content-Security-Policy") == "" {
+			t.Fatalf("GET %s: Content-Type %q, CSP %q", target, ct, rec.Header().Get("Content-Security-Policy"))
+		}
+	})
+}
