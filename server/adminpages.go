@@ -164,12 +164,12 @@ func dateValue(t *time.Time) string {
 	return t.UTC().Format("2006-01-02")
 }
 
-// Channel reports whether the entitlement follows channel c, for the
+// Follows reports whether the entitlement follows channel c, for the
 // checkboxes of its form.
 func (e entitlementRow) Follows(c freight.Channel) bool { return slices.Contains(e.Channels, c) }
 
-// Maintenance, NotBefore and NotAfter are the entitlement's dates as its
-// form's date fields show them.
+// Maintenance, From and Until are the entitlement's maintenance date and
+// access window as its form's date fields show them.
 func (e entitlementRow) Maintenance() string { return dateValue(e.MaintenanceUntil) }
 func (e entitlementRow) From() string        { return dateValue(e.NotBefore) }
 func (e entitlementRow) Until() string       { return dateValue(e.NotAfter) }

@@ -298,6 +298,19 @@ func TestAdminBrowser(t *testing.T) {
 	}
 	u.check("console-licenses")
 
+	// Amending issues a new license with the change and keeps the rest;
+	// the old one is superseded.
+	u.do(chromedp.Click(chromedp.CSS(card + " details.amend summary")))
+	u.typeInto("#"+licID+"-seats", "7")
+	u.do(chromedp.Click(chromedp.CSS(card + " details.amend button[type=submit]")))
+	u.waitText(card+" .badge", "superseded")
+	oldID := licID
+	licID = evaluate[string](u, `document.querySelector(".license").id.replace("license-", "")`)
+	card = "#license-" + licID
+	if got := u.content(card); licID == oldID || !strings.Contains(got, "Seats7") || !strings.Contains(got, "render (up to 4)") || !strings.Contains(got, "Amends"+oldID) {
+		t.Errorf("the amended license %s shows %q", licID, got)
+	}
+
 	// Revoking asks first, then says so.
 	u.do(chromedp.Click(chromedp.CSS(card + " details.revoke summary")))
 	u.typeInto("#reason-"+licID, "test of the console")
