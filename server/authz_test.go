@@ -71,6 +71,8 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/organizations/{org}/tokens":            {tokens: "UFAFFFA"},
 	"POST /api/v1/organizations/{org}/tokens":           {tokens: "UFAFFFA"},
 	"DELETE /api/v1/organizations/{org}/tokens/{token}": {tokens: "UFAFFFA"},
+	"GET /api/v1/organizations/{org}/catalog":           {tokens: "UFFFAAA"},
+	"POST /api/v1/organizations/{org}/catalog/preview":  {tokens: "UFFFAAA"},
 	"GET /api/v1/users":                                 {tokens: "UFFFAAA"},
 	"POST /api/v1/users":                                {tokens: "UFFFFFA"},
 	"POST /api/v1/invitations":                          {tokens: "UFFFFFA"},
@@ -163,6 +165,14 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/edge/blobs/{sha256}": {tokens: "UUUUUUU"},
 	"GET /api/openapi.json":           {tokens: "AAAAAAA"},
 	"GET /api/docs":                   {tokens: "AAAAAAA"},
+
+	// The vendor console's pages: vendor staff only.
+	"GET /console/organizations":       {tokens: "AFFFAAA"},
+	"GET /console/organizations/{org}": {tokens: "AFFFAAA"},
+	"GET /console/users":               {tokens: "AFFFAAA"},
+	"GET /console/licenses":            {tokens: "AFFFAAA"},
+	"GET /console/edges":               {tokens: "AFFFAAA"},
+	"GET /console/audit":               {tokens: "AFFFAAA"},
 }
 
 // extraRows are requests beyond one per route, for tenancy: an acme

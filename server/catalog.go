@@ -130,19 +130,36 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	prods, err := s.catalogProducts(ctx, p, ents, q.Get("product"))
+	all, err := s.catalogEntries(ctx, p, ents, q.Get("product"), q.Get("platform"), q.Get("arch"))
 	if err != nil {
 		return err
 	}
+	return writeCatalogPage(w, all, pg)
+}
+
+// catalogEntries lists, newest first, every release and file that p may
+// see with the entitlements ents, of one product when product is set.
+// It is the catalog's own logic, also behind the console's view of what an
+// organization sees, so that the two cannot disagree.
+func (s *Server) catalogEntries(ctx context.Context, p freight.Principal, ents []*freight.Entitlement, product, platform, arch string) ([]catalogEntry, error) {
+	prods, err := s.catalogProducts(ctx, p, ents, product)
+	if err != nil {
+		return nil, err
+	}
 	var all []catalogEntry
 	for _, prod := range prods {
-		es, err := s.visibleReleases(ctx, p, ents, prod, q.Get("platform"), q.Get("arch"))
+		es, err := s.visibleReleases(ctx, p, ents, prod, platform, arch)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		all = append(all, es...)
 	}
 	slices.SortFunc(all, func(a, b catalogEntry) int { return newer(b.Release, a.Release) })
+	return all, nil
+}
+
+// writeCatalogPage answers one page of a catalog listing.
+func writeCatalogPage(w http.ResponseWriter, all []catalogEntry, pg freight.Page) error {
 	// The cursor is the id of the last release of the previous page; the
 	// order is total, so the page after it is well defined.
 	start := 0

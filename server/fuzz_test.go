@@ -82,6 +82,7 @@ func FuzzRequestBody(f *testing.F) {
 		{"PATCH", "/api/v1/entitlements/" + ent.ID},
 		{"POST", "/api/v1/tokens"},
 		{"PUT", "/api/v1/organizations/acme/members/usr_00000000000000000000000000"},
+		{"POST", "/api/v1/organizations/acme/catalog/preview"},
 	}
 	for i, seed := range []string{
 		`{"slug":"globex","name":"Globex"}`,
@@ -92,6 +93,7 @@ func FuzzRequestBody(f *testing.F) {
 		`{"maintenance_until":null,"limits":{"downloads":3,"period":"day"},"not_before":"2026-01-01T00:00:00Z"}`,
 		`{"name":"ci","role":"member","org_id":"` + org.ID + `"}`,
 		`{"role":"member"}`,
+		`{"replaces":"` + ent.ID + `","entitlement":{"channels":["rc"],"not_after":"2026-01-01T00:00:00Z","limits":{"bytes":5}}}`,
 		`{"slug":`, `[]`, `null`, `{"a":1}{}`, "\x00", `{"name":"\u0000"}`,
 	} {
 		f.Add(uint8(i), seed)

@@ -96,7 +96,7 @@ func TestPages(t *testing.T) {
 			t.Fatalf("only %d page routes: %v", len(routes), routes)
 		}
 		for _, r := range routes {
-			path := strings.NewReplacer("{$}", "", "{product}", "cad", "{release}", "rel_00000000000000000000000000").Replace(r.path)
+			path := strings.NewReplacer("{$}", "", "{product}", "cad", "{release}", "rel_00000000000000000000000000", "{org}", "acme").Replace(r.path)
 			got := e.browser().page(path)
 			if r.permission == "public" {
 				wantPage(t, got, http.StatusOK)

@@ -70,6 +70,10 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/organizations/{org}/tokens", permOrgManage, "list service-account tokens", s.listOrgTokens)
 	handle("POST /api/v1/organizations/{org}/tokens", permOrgManage, "create service-account tokens", s.createOrgToken)
 	handle("DELETE /api/v1/organizations/{org}/tokens/{token}", permOrgManage, "revoke service-account tokens", s.revokeOrgToken)
+	// What an organization's members see, for vendor staff: now, and
+	// with a draft entitlement before it is saved.
+	handle("GET /api/v1/organizations/{org}/catalog", permRead, "see an organization's catalog", s.organizationCatalog)
+	handle("POST /api/v1/organizations/{org}/catalog/preview", permRead, "preview an organization's catalog", s.previewCatalog)
 
 	handle("GET /api/v1/users", permRead, "list users", s.listUsers)
 	handle("POST /api/v1/users", permAdmin, "create users", s.createUser)
@@ -188,6 +192,13 @@ func (s *Server) routes() http.Handler {
 	page("GET /console", permRead, "use the vendor console", s.consolePage)
 	page("GET /console/products/{product}", permRead, "use the vendor console", s.consoleProductPage)
 	page("GET /console/releases/{release}", permRead, "use the vendor console", s.consoleReleasePage)
+	// The vendor console: customers and operations.
+	page("GET /console/organizations", permRead, "use the vendor console", s.consoleOrganizationsPage)
+	page("GET /console/organizations/{org}", permRead, "use the vendor console", s.consoleOrganizationPage)
+	page("GET /console/users", permRead, "use the vendor console", s.consoleUsersPage)
+	page("GET /console/licenses", permRead, "use the vendor console", s.consoleLicensesPage)
+	page("GET /console/edges", permRead, "use the vendor console", s.consoleEdgesPage)
+	page("GET /console/audit", permRead, "use the vendor console", s.consoleAuditPage)
 	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String(), Page: true})
 	mux.HandleFunc("GET /assets/{name}", s.ui.ServeAsset)
 

@@ -18,7 +18,8 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accept-invitation", "account", "analytics", "catalog", "console", "console-product", "console-release",
+	want := []string{"accept-invitation", "account", "admin-audit", "admin-edges", "admin-licenses", "admin-organization",
+		"admin-organizations", "admin-users", "analytics", "catalog", "console", "console-product", "console-release",
 		"error", "forgot-password", "licenses", "org", "org-downloads", "product", "reset-password", "sign-in", "sign-in-mfa",
 		"verify-email"}
 	if got := u.Pages(); !slices.Equal(got, want) {

@@ -273,8 +273,9 @@
     });
   }
 
-  // Page scripts loaded after this one (console.js) use the same API
-  // helper and messages, and add their own steps after a form is sent.
+  // Page scripts loaded after this one (console.js, admin.js, org.js) use
+  // the same API helper and messages, and add their own steps after a
+  // form is sent.
   window.Freight = { api: api, flash: flash, showError: showError, after: after, localPath: localPath };
 
   document.addEventListener("click", function (ev) {
