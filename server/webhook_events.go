@@ -166,7 +166,7 @@ type eventProduct struct {
 // releaseEvent is the data of release.published and release.yanked.
 type releaseEvent struct {
 	Release *freight.Release `json:"release"`
-	Product eventProduct   `json:"product"`
+	Product eventProduct     `json:"product"`
 }
 
 // emitRelease queues the event of a release's publication or withdrawal.
@@ -206,8 +206,8 @@ type downloadEvent struct {
 	OrgID    string            `json:"org_id,omitempty"`
 	Actor    string            `json:"actor"`
 	Artifact *freight.Artifact `json:"artifact"`
-	Release  eventRelease    `json:"release"`
-	Product  eventProduct    `json:"product"`
+	Release  eventRelease      `json:"release"`
+	Product  eventProduct      `json:"product"`
 }
 
 type eventRelease struct {
