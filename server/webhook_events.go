@@ -20,7 +20,7 @@ import (
 // Webhook defaults.
 const (
 	DefaultWebhookTimeout  = 10 * time.Second
-	DefaultWebhookAttempts = 12
+	DefaultWebhookAttempts = 24
 	DefaultWebhookGrace    = 24 * time.Hour
 	// maxWebhookGrace bounds how long a rotated secret keeps signing.
 	maxWebhookGrace = 7 * 24 * time.Hour
@@ -39,8 +39,9 @@ type WebhookConfig struct {
 	// headers and body. Default 10s.
 	Timeout time.Duration
 	// Attempts is how many times a delivery is tried before it fails for
-	// good (and waits for an admin's retry). Default 12: with the job
-	// queue's backoff, about a day and a half of tries.
+	// good (and waits for an admin's retry). Default 24: with the job
+	// queue's default backoff (5s doubling up to an hour, full jitter),
+	// at most about 14 hours of pauses.
 	Attempts int
 	// RotationGrace is how long a rotated secret keeps signing beside the
 	// new one, when the rotation does not say. Default 24h.
