@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -323,7 +324,7 @@ func (s *Server) post(ctx context.Context, w *freight.Webhook, d *freight.Webhoo
 	resp, err := s.hookClient.Do(req)
 	a.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
+		if ne, ok := errors.AsType[net.Error](err); ctx.Err() == context.DeadlineExceeded || ok && ne.Timeout() {
 			return 0, "", fmt.Errorf("no answer within %s", timeout)
 		}
 		return 0, "", unwrapURLError(err)
