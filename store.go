@@ -32,7 +32,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 
 	// Organizations. Deleting an organization deletes its memberships,
-	// entitlements and organization tokens; its audit events stay. An
+	// entitlements, organization tokens and webhooks; its audit events stay. An
 	// organization that has licenses, in any state, cannot be deleted
 	// (ECONFLICT): licenses are legal history.
 	CreateOrganization(ctx context.Context, o *Organization) error

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -745,9 +744,9 @@ func TestWebhookReadmeRecipe(t *testing.T) {
 	})
 
 	t.Run("Go", func(t *testing.T) {
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goTool); err != nil {
-			t.Skip("the go command is not at GOROOT")
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			t.Skip("the go command is not on the PATH")
 		}
 		dir := t.TempDir()
 		prog := `package main

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,8 +186,8 @@ func TestPolicyCheckURL(t *testing.T) {
 // the dial is refused after resolution, whatever the name resolves to
 // then. This is what defeats DNS rebinding.
 func TestClientRefusesAtConnect(t *testing.T) {
-	hits := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	target := "http://localhost:" + port + "/hook"
@@ -207,8 +208,8 @@ func TestClientRefusesAtConnect(t *testing.T) {
 	if !errors.Is(err, webhook.ErrRefused) {
 		t.Errorf("POST error = %v, want it to wrap ErrRefused", err)
 	}
-	if hits != 0 {
-		t.Errorf("the loopback server got %d requests, want 0", hits)
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the loopback server got %d requests, want 0", n)
 	}
 
 	// Allowed networks open the same door.
@@ -218,14 +219,14 @@ func TestClientRefusesAtConnect(t *testing.T) {
 		t.Fatalf("POST with 127.0.0.0/8 allowed: %v", err)
 	}
 	resp.Body.Close()
-	if hits != 1 {
-		t.Errorf("hits = %d, want 1", hits)
+	if n := hits.Load(); n != 1 {
+		t.Errorf("hits = %d, want 1", n)
 	}
 }
 
 func TestClientDoesNotFollowRedirects(t *testing.T) {
-	reached := false
-	final := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
+	var reached atomic.Bool
+	final := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Store(true) }))
 	defer final.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, final.URL, http.StatusTemporaryRedirect)
@@ -238,8 +239,8 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusTemporaryRedirect || reached {
-		t.Errorf("status %d, redirect followed %v; want the 307 as the answer", resp.StatusCode, reached)
+	if resp.StatusCode != http.StatusTemporaryRedirect || reached.Load() {
+		t.Errorf("status %d, redirect followed %v; want the 307 as the answer", resp.StatusCode, reached.Load())
 	}
 }
 
