@@ -32,7 +32,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 
 	// Organizations. Deleting an organization deletes its memberships,
-	// entitlements and organization tokens; its audit events stay. An
+	// entitlements, organization tokens and webhooks; its audit events stay. An
 	// organization that has licenses, in any state, cannot be deleted
 	// (ECONFLICT): licenses are legal history.
 	CreateOrganization(ctx context.Context, o *Organization) error
@@ -234,6 +234,32 @@ type Store interface {
 	// since (and not yanked) of products whose PrefetchEdges is on, each
 	// digest once, newest release first.
 	PrefetchBlobs(ctx context.Context, since time.Time) ([]EdgeBlob, error)
+
+	// Webhooks. CreateWebhook stores an endpoint with its signing secret
+	// (EINVALID without one; ENOTFOUND if the organization is missing).
+	// UpdateWebhook works as UpdateOrganization; the id, the organization,
+	// the creator and the created time cannot change, the secrets can
+	// (rotation). Deleting an organization deletes its webhooks; deleting
+	// a webhook deletes its deliveries and their attempts.
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	Webhook(ctx context.Context, id string) (*Webhook, error)
+	Webhooks(ctx context.Context, f WebhookFilter) ([]*Webhook, string, error)
+	UpdateWebhook(ctx context.Context, id string, fn func(*Webhook) error) (*Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+
+	// Webhook deliveries: one event sent to one webhook, and its attempts.
+	// CreateWebhookDelivery gives an id when there is none (ENOTFOUND if
+	// the webhook is missing). WebhookDeliveries lists one webhook's,
+	// newest first (ENOTFOUND for a missing webhook). UpdateWebhookDelivery
+	// changes State, Attempts, LastStatus, LastError and JobID only.
+	// AddWebhookAttempt appends an attempt (ENOTFOUND if the delivery is
+	// missing); WebhookAttempts lists a delivery's, oldest first.
+	CreateWebhookDelivery(ctx context.Context, d *WebhookDelivery) error
+	WebhookDelivery(ctx context.Context, id string) (*WebhookDelivery, error)
+	WebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter) ([]*WebhookDelivery, string, error)
+	UpdateWebhookDelivery(ctx context.Context, id string, fn func(*WebhookDelivery) error) (*WebhookDelivery, error)
+	AddWebhookAttempt(ctx context.Context, a *WebhookAttempt) error
+	WebhookAttempts(ctx context.Context, deliveryID string) ([]*WebhookAttempt, error)
 
 	// Audit events: append-only, listed newest first.
 	CreateAuditEvent(ctx context.Context, e *AuditEvent) error

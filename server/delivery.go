@@ -91,8 +91,23 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 		StartBy: now.Add(s.cfg.StartWindow), ResumeUntil: now.Add(s.cfg.ResumeWindow),
 		ByteBudget: max(a.Size*s.cfg.BudgetFactor, a.Size),
 	}
-	if err := s.store.CreateGrant(ctx, g); err != nil {
+	queued := false
+	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		if err := tx.CreateGrant(ctx, g); err != nil {
+			return err
+		}
+		data := downloadEvent{GrantID: g.ID, OrgID: g.OrgID, Actor: g.Actor, Artifact: a,
+			Release: eventRelease{ID: rel.ID, Version: rel.Version, Channel: rel.Channel},
+			Product: eventProduct{ID: prod.ID, Slug: prod.Slug, Name: prod.Name}}
+		var err error
+		queued, err = s.emit(ctx, tx, freight.EventArtifactDownloaded, data, orgOnly(g.OrgID))
 		return err
+	})
+	if err != nil {
+		return err
+	}
+	if queued {
+		s.jobs.Notify()
 	}
 	s.metrics.grants.WithLabelValues(grantIssued, d.Reason).Inc()
 	claims := grant.ClaimsOf(g)

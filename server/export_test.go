@@ -1,5 +1,18 @@
 package server
 
+import (
+	"context"
+
+	"github.com/freight-portal/freight"
+)
+
 // OpenAPIDocument is the embedded description, for the tests that check
 // the server against it.
 var OpenAPIDocument = openAPIDocument
+
+// Emit queues an event on tx as a change of the server would, for the
+// tests of what a failing change leaves behind.
+func (s *Server) Emit(ctx context.Context, tx freight.Store, typ, orgID string, data any) error {
+	_, err := s.emit(ctx, tx, typ, data, orgOnly(orgID))
+	return err
+}

@@ -91,6 +91,16 @@ func (s *Server) issueLicense(ctx context.Context, tx freight.Store, key *freigh
 	return l, nil
 }
 
+// licenseIssued tells of a license just issued, on tx: the license.issued
+// event to the webhooks that may see it, and a mail to the organization's
+// admins.
+func (s *Server) licenseIssued(r *http.Request, tx freight.Store, l *freight.License) error {
+	if _, err := s.emit(r.Context(), tx, freight.EventLicenseIssued, licenseEvent{OrgID: l.OrgID, License: l}, orgOnly(l.OrgID)); err != nil {
+		return err
+	}
+	return s.queueLicenseMail(r, tx, l)
+}
+
 func (s *Server) createLicense(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var in licenseInput
@@ -107,11 +117,15 @@ func (s *Server) createLicense(w http.ResponseWriter, r *http.Request) error {
 		if l, err = s.issueLicense(ctx, tx, key, in, ""); err != nil {
 			return audited{}, err
 		}
+		if err := s.licenseIssued(r, tx, l); err != nil {
+			return audited{}, err
+		}
 		return audited{id: l.ID, orgID: l.OrgID, details: l}, nil
 	})
 	if err != nil {
 		return err
 	}
+	s.jobs.Notify()
 	writeJSON(w, http.StatusCreated, l)
 	return nil
 }
@@ -154,11 +168,15 @@ func (s *Server) amendLicense(w http.ResponseWriter, r *http.Request) error {
 		if l, err = s.issueLicense(ctx, tx, key, in, old.ID); err != nil {
 			return audited{}, err
 		}
+		if err := s.licenseIssued(r, tx, l); err != nil {
+			return audited{}, err
+		}
 		return audited{id: l.ID, orgID: l.OrgID, details: diff{Before: old, After: l}}, nil
 	})
 	if err != nil {
 		return err
 	}
+	s.jobs.Notify()
 	writeJSON(w, http.StatusCreated, l)
 	return nil
 }
@@ -193,11 +211,15 @@ func (s *Server) revokeLicense(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return audited{}, err
 		}
+		if _, err := s.emit(ctx, tx, freight.EventLicenseRevoked, licenseEvent{OrgID: l.OrgID, License: l}, orgOnly(l.OrgID)); err != nil {
+			return audited{}, err
+		}
 		return audited{id: l.ID, orgID: l.OrgID, details: l}, nil
 	})
 	if err != nil {
 		return err
 	}
+	s.jobs.Notify()
 	writeJSON(w, http.StatusOK, l)
 	return nil
 }

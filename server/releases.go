@@ -191,6 +191,15 @@ func (s *Server) transitionRelease(w http.ResponseWriter, r *http.Request, id, a
 		if err != nil {
 			return audited{}, err
 		}
+		switch action {
+		case "release.publish":
+			_, err = s.emitRelease(r.Context(), tx, freight.EventReleasePublished, after)
+		case "release.yank":
+			_, err = s.emitRelease(r.Context(), tx, freight.EventReleaseYanked, after)
+		}
+		if err != nil {
+			return audited{}, err
+		}
 		return audited{id: id, details: diff{Before: before, After: after}}, nil
 	})
 	if err != nil {

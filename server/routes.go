@@ -150,6 +150,25 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/jobs", permAdmin, "see background jobs", s.listJobs)
 	handle("POST /api/v1/jobs/{job}/retry", permAdmin, "retry background jobs", s.retryJob)
 
+	// Webhooks: the vendor's, for admins; an organization's, for its
+	// org-admins and vendor admins. The handlers keep each to its scope.
+	for _, scope := range []struct {
+		prefix string
+		need   perm
+	}{{"/api/v1", permAdmin}, {"/api/v1/organizations/{org}", permOrgManage}} {
+		p, need := scope.prefix, scope.need
+		handle("GET "+p+"/webhooks", need, "list webhooks", s.listWebhooks)
+		handle("POST "+p+"/webhooks", need, "create webhooks", s.createWebhook)
+		handle("GET "+p+"/webhooks/{webhook}", need, "read webhooks", s.getWebhook)
+		handle("PATCH "+p+"/webhooks/{webhook}", need, "change webhooks", s.updateWebhook)
+		handle("DELETE "+p+"/webhooks/{webhook}", need, "delete webhooks", s.deleteWebhook)
+		handle("POST "+p+"/webhooks/{webhook}/rotate-secret", need, "rotate webhook secrets", s.rotateWebhookSecret)
+		handle("POST "+p+"/webhooks/{webhook}/test", need, "send test events", s.testWebhook)
+		handle("GET "+p+"/webhooks/{webhook}/deliveries", need, "see webhook deliveries", s.listWebhookDeliveries)
+		handle("GET "+p+"/webhooks/{webhook}/deliveries/{delivery}", need, "see webhook deliveries", s.getWebhookDelivery)
+		handle("POST "+p+"/webhooks/{webhook}/deliveries/{delivery}/retry", need, "retry webhook deliveries", s.retryWebhookDelivery)
+	}
+
 	handle("GET /api/v1/keys", permAdmin, "see signing keys", s.listKeys)
 	handle("POST /api/v1/keys/rotate", permAdmin, "rotate signing keys", s.rotateKey)
 	handle("POST /api/v1/keys/{key}/retire", permAdmin, "retire signing keys", s.retireKey)

@@ -91,6 +91,8 @@ type Config struct {
 	// PrefetchWindow is how long after publication edges are asked to
 	// have a release's files.
 	PrefetchWindow time.Duration
+	// Webhooks configures the webhooks the portal sends.
+	Webhooks WebhookConfig
 }
 
 // CloudFront describes a CloudFront distribution in front of the blob
@@ -139,6 +141,8 @@ type Server struct {
 	// jobs runs the background work: mail, password-reset requests, and
 	// whatever other packages register on it.
 	jobs *jobs.Queue
+	// hookClient sends webhook deliveries under Config.Webhooks.Policy.
+	hookClient *http.Client
 	// dummyHash is checked against when an account does not exist, so
 	// that an unknown email costs the same time as a wrong password.
 	dummyHash string
@@ -194,6 +198,16 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	if cfg.PrefetchWindow <= 0 {
 		cfg.PrefetchWindow = DefaultPrefetchWindow
 	}
+	if cfg.Webhooks.Timeout <= 0 {
+		cfg.Webhooks.Timeout = DefaultWebhookTimeout
+	}
+	if cfg.Webhooks.Attempts <= 0 {
+		cfg.Webhooks.Attempts = DefaultWebhookAttempts
+	}
+	cfg.Webhooks.Attempts = min(cfg.Webhooks.Attempts, freight.MaxJobAttempts)
+	if cfg.Webhooks.RotationGrace <= 0 {
+		cfg.Webhooks.RotationGrace = DefaultWebhookGrace
+	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{store: store, blobs: blobs, logger: logger, cfg: cfg, maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
 		keys: signing.NewKeyring(store, freight.KeyGrants, cfg.Now), licenseKeys: signing.NewKeyring(store, freight.KeyLicenses, cfg.Now)}
@@ -212,6 +226,8 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.jobs.Handle(mail.JobKind, s.sendMailJob)
 	s.jobs.Handle(resetRequestKind, s.resetRequestJob)
 	s.jobs.Handle(releaseNotifyKind, s.releaseNotifyJob)
+	s.hookClient = cfg.Webhooks.Policy.Client(cfg.Webhooks.Timeout)
+	s.jobs.Handle(webhookJobKind, s.webhookJob)
 	s.handler = s.routes()
 	return s
 }

@@ -131,10 +131,16 @@ func newEnv(t testing.TB) *env {
 // newEnvWith starts a server on blobs; opts adjust its configuration.
 func newEnvWith(t testing.TB, blobs freight.BlobStore, opts ...func(*server.Config)) *env {
 	t.Helper()
+	return newEnvAt(t, testdb.SQLite(t), blobs, opts...)
+}
+
+// newEnvAt is newEnvWith on the database at dbURL.
+func newEnvAt(t testing.TB, dbURL string, blobs freight.BlobStore, opts ...func(*server.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	logger := slog.New(server.LogHandler(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil)))
-	db, err := sqlstore.Open(ctx, testdb.SQLite(t), logger)
+	db, err := sqlstore.Open(ctx, dbURL, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,7 @@ func groups() []group {
 		{"Edges", edgeTests},
 		{"AuditEvents", auditTests},
 		{"Jobs", jobTests},
+		{"Webhooks", webhookTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
 	}
