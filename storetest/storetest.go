@@ -78,6 +78,9 @@ func groups() []group {
 		{"Edges", edgeTests},
 		{"AuditEvents", auditTests},
 		{"Jobs", jobTests},
+		{"RateLimits", rateLimitTests},
+		{"Quotas", quotaTests},
+		{"Sweeps", sweepTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
 	}
