@@ -16,7 +16,7 @@ import (
 // max(TAT, now) + Interval - now <= Tolerance, and then moves TAT to
 // max(TAT, now) + Interval. A bucket whose TAT is not after now is full,
 // the same as no bucket, so state expires by itself and a store can drop
-// it. The same arithmetic runs in process and in the database (see
+// it. (A TAT further ahead than Tolerance counts as full too: see base.) The same arithmetic runs in process and in the database (see
 // Store.TakeRateToken), so both give the same answers.
 type RateLimit struct {
 	Count int
@@ -158,7 +158,7 @@ type RateDecision struct {
 // time for a bucket never used). It returns the bucket's new TAT, which is
 // tat itself when the request is refused.
 func (l RateLimit) Take(tat, now time.Time) (time.Time, bool) {
-	next := maxTime(tat, now).Add(l.Interval())
+	next := l.base(tat, now).Add(l.Interval())
 	if next.Sub(now) > l.Tolerance() {
 		return tat, false
 	}
@@ -169,7 +169,7 @@ func (l RateLimit) Take(tat, now time.Time) (time.Time, bool) {
 // after the request, and allowed says whether the request passed.
 func (l RateLimit) Decide(tat time.Time, now time.Time, allowed bool) RateDecision {
 	t, tau := l.Interval(), l.Tolerance()
-	ahead := maxTime(tat, now).Sub(now)
+	ahead := l.base(tat, now).Sub(now)
 	if !allowed {
 		wait := max(ahead+t-tau, time.Nanosecond)
 		return RateDecision{RetryAfter: wait, Reset: wait}
@@ -191,9 +191,15 @@ func Seconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+// base is where a request at now starts from: tat while it lies between
+// now and now+Tolerance, now otherwise. Before now the bucket is full. A
+// tat past now+Tolerance cannot come from requests, only from a clock
+// that went back (an NTP step, a replica whose clock is behind); the
+// bucket then counts as full rather than making clients wait out the
+// clock's jump.
+func (l RateLimit) base(tat, now time.Time) time.Time {
+	if tat.Before(now) || tat.Sub(now) > l.Tolerance() {
+		return now
 	}
-	return b
+	return tat
 }

@@ -93,6 +93,11 @@ func TestRateLimitBucket(t *testing.T) {
 	if got := step(time.Hour); !got.Allowed || got.Remaining != 3 {
 		t.Fatalf("an hour later: %+v, want allowed with 3 remaining", got)
 	}
+	// A clock that went back an hour finds the bucket full, rather than
+	// making the client wait the hour out.
+	if got := step(0); !got.Allowed || got.Remaining != 3 {
+		t.Fatalf("with the clock back an hour: %+v, want allowed with 3 remaining", got)
+	}
 }
 
 func TestSeconds(t *testing.T) {

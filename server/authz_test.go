@@ -71,6 +71,8 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/organizations/{org}/tokens":            {tokens: "UFAFFFA"},
 	"POST /api/v1/organizations/{org}/tokens":           {tokens: "UFAFFFA"},
 	"DELETE /api/v1/organizations/{org}/tokens/{token}": {tokens: "UFAFFFA"},
+	"GET /api/v1/organizations/{org}/usage":             {tokens: "UFAFAAA"},
+	"PUT /api/v1/organizations/{org}/quota":             {tokens: "UFFFFFA"},
 	"GET /api/v1/users":                                 {tokens: "UFFFAAA"},
 	"POST /api/v1/users":                                {tokens: "UFFFFFA"},
 	"POST /api/v1/invitations":                          {tokens: "UFFFFFA"},

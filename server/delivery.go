@@ -91,7 +91,18 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 		StartBy: now.Add(s.cfg.StartWindow), ResumeUntil: now.Add(s.cfg.ResumeWindow),
 		ByteBudget: max(a.Size*s.cfg.BudgetFactor, a.Size),
 	}
-	if err := s.store.CreateGrant(ctx, g); err != nil {
+	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		if g.OrgID != "" {
+			if err := s.chargeQuota(ctx, tx, g.OrgID, g.Size, now); err != nil {
+				return err
+			}
+		}
+		return tx.CreateGrant(ctx, g)
+	})
+	if err != nil {
+		if c := freight.ErrorCode(err); c == freight.ERATELIMIT || c == freight.EFORBIDDEN {
+			s.metrics.grants.WithLabelValues(grantRefused, "org_quota").Inc()
+		}
 		return err
 	}
 	s.metrics.grants.WithLabelValues(grantIssued, d.Reason).Inc()

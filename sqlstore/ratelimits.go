@@ -10,14 +10,6 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-// greatest is the two-argument maximum of the dialect.
-func (s *store) greatest() string {
-	if s.db.dialect == dialectPostgres {
-		return "GREATEST"
-	}
-	return "MAX"
-}
-
 // TakeRateToken runs the GCRA step of freight.RateLimit in one statement:
 // an upsert that inserts the bucket of a new key, or moves the TAT of an
 // existing one, only if the request fits; RETURNING tells which. The row
@@ -40,12 +32,15 @@ func (s *store) TakeRateToken(ctx context.Context, key string, limit freight.Rat
 		return freight.RateDecision{}, err
 	}
 	t, tau, n := int64(limit.Interval()), int64(limit.Tolerance()), now.UnixNano()
+	// base is freight.RateLimit's base: the TAT while it lies within
+	// [now, now+tau], else now.
+	const base = `(CASE WHEN rate_buckets.tat BETWEEN ? AND ? THEN rate_buckets.tat ELSE ? END)`
 	var tat int64
 	err := s.execReturning(ctx, []any{&tat}, `INSERT INTO rate_buckets (key, tat) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET tat = `+s.greatest()+`(rate_buckets.tat, ?) + ?
-		WHERE `+s.greatest()+`(rate_buckets.tat, ?) + ? - ? <= ?
+		ON CONFLICT (key) DO UPDATE SET tat = `+base+` + ?
+		WHERE `+base+` + ? - ? <= ?
 		RETURNING tat`,
-		key, n+t, n, t, n, t, n, tau)
+		key, n+t, n, n+tau, n, t, n, n+tau, n, t, n, tau)
 	if err == nil {
 		return limit.Decide(time.Unix(0, tat), now, true), nil
 	}

@@ -82,14 +82,17 @@ func testRateKeysIndependent(t *testing.T, s freight.Store) {
 }
 
 // The store must answer exactly what the in-process arithmetic answers,
-// request after request, at uneven times, since a server uses one or the
-// other.
+// request after request, at uneven times and across a clock that went
+// back, since a server uses one or the other.
 func testRateMatchesInProcess(t *testing.T, s freight.Store) {
 	limit := freight.RateLimit{Count: 7, Per: 3 * time.Second, Burst: 4}
 	var tat time.Time
 	now := ts(0)
 	for i := range 60 {
 		now = now.Add(time.Duration(i%5) * 97 * time.Millisecond)
+		if i == 40 {
+			now = now.Add(-time.Hour) // a clock that went back
+		}
 		got, err := s.TakeRateToken(t.Context(), "same", limit, now)
 		noErr(t, "TakeRateToken", err)
 		next, ok := limit.Take(tat, now)
