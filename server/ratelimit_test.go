@@ -70,7 +70,11 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("refusal message %q names neither the wait nor the limit", msg)
 	}
 	e.clock.Add(time.Second - time.Millisecond)
-	wantRateLimited(t, e.do("GET", "/api/v1/products", e.token, nil), "1")
+	r = e.do("GET", "/api/v1/products", e.token, nil)
+	wantRateLimited(t, r, "1")
+	if got := r.header.Get("RateLimit"); got != `"api";r=0;t=1` {
+		t.Errorf("a millisecond before: RateLimit = %q, want the wait rounded up to 1", got)
+	}
 	e.clock.Add(time.Millisecond)
 	r = e.must(http.StatusOK, "GET", "/api/v1/products", e.token, nil)
 	if got := r.header.Get("RateLimit"); got != `"api";r=0;t=1` {
