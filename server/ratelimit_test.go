@@ -369,7 +369,7 @@ func TestOrgQuota(t *testing.T) {
 // balancer are: each has its own process state, all share the store and a
 // clock.
 type replicas struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clock
 	envs  []*env
 	token string
@@ -377,7 +377,7 @@ type replicas struct {
 
 // newReplicas starts n servers on the database at url, with the rate
 // limits kept in the database.
-func newReplicas(t *testing.T, url string, n int, opts ...func(*server.Config)) *replicas {
+func newReplicas(t testing.TB, url string, n int, opts ...func(*server.Config)) *replicas {
 	ctx := context.Background()
 	rs := &replicas{t: t, clock: &clock{now: time.Now().UTC().Truncate(time.Microsecond)}}
 	for i := range n {
@@ -474,4 +474,41 @@ func TestRateLimitDefaults(t *testing.T) {
 	if l := d[server.GroupUpload]; l.Burst < 1000 {
 		t.Errorf("the upload burst %d would hold back a parallel upload of many parts", l.Burst)
 	}
+}
+
+// BenchmarkRateLimit measures what the limiter adds to a request (GET
+// /api/v1/me with a bearer token, in the handler): without limits, with
+// the buckets in process, and with the buckets in PostgreSQL, against the
+// same request on PostgreSQL without limits. The limit is too high to
+// refuse anything: every request takes its token.
+func BenchmarkRateLimit(b *testing.B) {
+	huge := withLimits(map[string]string{server.GroupAPI: "1000000/s burst 1000000"})
+	run := func(b *testing.B, h http.Handler, token string) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest("GET", "/api/v1/me", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	}
+	b.Run("sqlite/off", func(b *testing.B) {
+		e := newEnvWith(b, nil, func(c *server.Config) { c.RateLimits = server.NoRateLimits() })
+		run(b, e.h, e.token)
+	})
+	b.Run("sqlite/memory", func(b *testing.B) {
+		e := newEnvWith(b, nil, huge)
+		run(b, e.h, e.token)
+	})
+	b.Run("postgres/off", func(b *testing.B) {
+		rs := newReplicas(b, testdb.Postgres(b), 1, func(c *server.Config) { c.RateLimits = server.NoRateLimits() })
+		run(b, rs.envs[0].h, rs.token)
+	})
+	b.Run("postgres/database", func(b *testing.B) {
+		rs := newReplicas(b, testdb.Postgres(b), 1, huge)
+		run(b, rs.envs[0].h, rs.token)
+	})
 }
