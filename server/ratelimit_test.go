@@ -320,6 +320,11 @@ func TestOrgQuota(t *testing.T) {
 	wantError(t, s.do("GET", "/api/v1/organizations/"+s.acme.Slug+"/usage", s.globexTok, nil), http.StatusForbidden, freight.EFORBIDDEN, "")
 	wantError(t, s.do("PUT", "/api/v1/organizations/"+s.acme.ID+"/quota", s.token, map[string]any{"daily_bytes": -1}), http.StatusBadRequest, freight.EINVALID, "daily_bytes")
 
+	evs, _, err := s.store.AuditEvents(context.Background(), freight.AuditFilter{Action: "organization.quota"})
+	if err != nil || len(evs) != 1 || evs[0].OrgID != s.acme.ID || !strings.Contains(string(evs[0].Details), `"daily_downloads":2`) {
+		t.Errorf("audit of the quota change: %v, %v", evs, err)
+	}
+
 	s.grant(s.acmeTok)
 	s.grant(s.acmeAdminTok) // the quota is the organization's, whoever asks
 	r := s.do("POST", "/api/v1/artifacts/"+s.artifact.ID+"/download", s.acmeTok, nil)
