@@ -9,11 +9,12 @@
 -- stay HOT: tat is in no index. The janitor drops rows whose tat has
 -- passed, with a scan that stays short because only active clients have
 -- rows.
-CREATE UNLOGGED TABLE rate_buckets (
+CREATE TABLE rate_buckets (
 	key text COLLATE "C" NOT NULL,
 	tat bigint NOT NULL,
 	CONSTRAINT rate_buckets_pkey PRIMARY KEY (key)
 ) WITH (fillfactor = 70);
+ALTER TABLE rate_buckets SET UNLOGGED;
 
 -- The caps of an organization; no row means no caps.
 CREATE TABLE org_quotas (
