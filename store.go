@@ -301,6 +301,45 @@ type Store interface {
 	Jobs(ctx context.Context, f JobFilter) ([]*Job, string, error)
 	RetryJob(ctx context.Context, id string, now time.Time) (*Job, error)
 	PruneJobs(ctx context.Context, before time.Time) (int, error)
+
+	// Rate limits kept in the database, shared by every replica (see
+	// RateLimit for the algorithm). TakeRateToken applies one request at
+	// now to the bucket named key under limit, atomically across
+	// replicas, and answers the decision; EINVALID for an empty key or an
+	// invalid or off limit. The caller's clock is the one that counts, so
+	// replicas should keep theirs in step (NTP does). PruneRateBuckets
+	// drops the buckets that are full at now, which hold nothing, and
+	// returns how many it dropped.
+	TakeRateToken(ctx context.Context, key string, limit RateLimit, now time.Time) (RateDecision, error)
+	PruneRateBuckets(ctx context.Context, now time.Time) (int, error)
+
+	// Organization quotas. OrgQuota returns the quota of an organization,
+	// the zero Quota when none was set (ENOTFOUND only when the
+	// organization does not exist). SetOrgQuota replaces it (ENOTFOUND
+	// for a missing organization, EINVALID for a negative cap); deleting
+	// the organization deletes its quota and usage.
+	//
+	// ChargeUsage adds add to the organization's usage in the window of
+	// period (LimitDay or LimitMonth) that starts at start, if the new
+	// totals stay within caps (zero fields are no cap), atomically across
+	// replicas, and returns the usage after the change; ETOOLARGE when a
+	// cap would be passed, and then nothing is added. Called on the Store
+	// of a transaction, the charge commits or rolls back with it. OrgUsage
+	// returns the usage of one window, zero when nothing was charged.
+	// PruneUsage deletes the usage of the windows of period that started
+	// before the given time and returns how many it deleted.
+	OrgQuota(ctx context.Context, orgID string) (Quota, error)
+	SetOrgQuota(ctx context.Context, orgID string, q Quota) error
+	ChargeUsage(ctx context.Context, orgID string, period LimitPeriod, start time.Time, add, caps Usage) (Usage, error)
+	OrgUsage(ctx context.Context, orgID string, period LimitPeriod, start time.Time) (Usage, error)
+	PruneUsage(ctx context.Context, period LimitPeriod, before time.Time) (int, error)
+
+	// ClaimSweep elects one runner of periodic work across replicas: it
+	// records owner as the runner of the sweep name until next and
+	// reports true, if no runner holds it at now (never claimed, or its
+	// next time has come); otherwise it changes nothing and reports
+	// false. Of replicas racing for one sweep, exactly one wins.
+	ClaimSweep(ctx context.Context, name, owner string, now, next time.Time) (bool, error)
 }
 
 // Page selects one page of a list. Lists are ordered by id (creation

@@ -73,6 +73,9 @@ type Route struct {
 	// Page marks the web interface's HTML pages and assets, which the
 	// OpenAPI description leaves out.
 	Page bool
+	// Group is the rate-limit group the route counts in (GroupAPI…), ""
+	// for routes that never count.
+	Group string
 }
 
 // Routes lists every route the server answers, with its permission.

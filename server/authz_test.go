@@ -73,6 +73,8 @@ var matrix = map[string]matrixRow{
 	"DELETE /api/v1/organizations/{org}/tokens/{token}": {tokens: "UFAFFFA"},
 	"GET /api/v1/organizations/{org}/catalog":           {tokens: "UFFFAAA"},
 	"POST /api/v1/organizations/{org}/catalog/preview":  {tokens: "UFFFAAA"},
+	"GET /api/v1/organizations/{org}/usage":             {tokens: "UFAFAAA"},
+	"PUT /api/v1/organizations/{org}/quota":             {tokens: "UFFFFFA"},
 	"GET /api/v1/users":                                 {tokens: "UFFFAAA"},
 	"POST /api/v1/users":                                {tokens: "UFFFFFA"},
 	"POST /api/v1/invitations":                          {tokens: "UFFFFFA"},

@@ -3,15 +3,24 @@ package server_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+
+	fsblob "github.com/freight-portal/freight/blob/fs"
+	"github.com/freight-portal/freight/server"
 )
 
 // BenchmarkGrant measures issuing one download URL end to end in the
 // handler: authenticate the bearer token, load the artifact, evaluate the
 // entitlement rule, count usage, record the grant, and sign the token, on
-// SQLite.
+// SQLite. Rate limits are off: the frozen test clock would drain the
+// download bucket (BenchmarkRateLimit measures the limiter).
 func BenchmarkGrant(b *testing.B) {
-	s := newShop(b)
+	blobs, err := fsblob.New(filepath.Join(b.TempDir(), "blobs"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newShopOn(b, newEnvWith(b, blobs, func(c *server.Config) { c.RateLimits = server.NoRateLimits() }), 6<<20+77)
 	path := "/api/v1/artifacts/" + s.artifact.ID + "/download"
 	b.ReportAllocs()
 	for b.Loop() {

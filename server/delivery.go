@@ -93,6 +93,11 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 	}
 	queued := false
 	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		if g.OrgID != "" {
+			if err := s.chargeQuota(ctx, tx, g.OrgID, g.Size, now); err != nil {
+				return err
+			}
+		}
 		if err := tx.CreateGrant(ctx, g); err != nil {
 			return err
 		}
@@ -104,6 +109,9 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
+		if c := freight.ErrorCode(err); c == freight.ERATELIMIT || c == freight.EFORBIDDEN {
+			s.metrics.grants.WithLabelValues(grantRefused, "org_quota").Inc()
+		}
 		return err
 	}
 	if queued {

@@ -20,47 +20,102 @@ const (
 // doneJobRetention is how long finished jobs stay listed.
 const doneJobRetention = 7 * 24 * time.Hour
 
-// RunJanitor expires abandoned uploads, prunes ended sessions and old done
-// jobs every interval, and collects garbage blobs every gcInterval, until
-// ctx ends. Several replicas may run it at once: every step is idempotent
-// or guarded by a row lock.
+// RunJanitor runs the periodic upkeep every interval until ctx ends:
+// expiring abandoned uploads, pruning ended sessions, old done jobs, full
+// rate-limit buckets and past quota windows, and, every gcInterval,
+// collecting garbage blobs. Every replica runs it, and each sweep is
+// claimed in the store first (Store.ClaimSweep), so that on a shared
+// database one replica does each sweep per interval for all: the others
+// find it claimed and skip it. If the replica that claimed a sweep dies,
+// another takes it at the next interval; every sweep is idempotent, so a
+// sweep that ran twice would only have wasted work.
 func (s *Server) RunJanitor(ctx context.Context, interval, gcInterval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	lastGC := time.Time{}
 	for {
-		if n, err := s.ExpireUploads(ctx); err != nil {
-			s.logger.ErrorContext(ctx, "expiring uploads", "err", err)
-		} else if n > 0 {
-			s.logger.InfoContext(ctx, "expired uploads", "count", n)
-		}
-		// Sessions past their absolute end are dead already; drop the rows.
-		if n, err := s.store.PruneSessions(ctx, s.now()); err != nil {
-			s.logger.ErrorContext(ctx, "pruning sessions", "err", err)
-		} else if n > 0 {
-			s.logger.InfoContext(ctx, "pruned expired sessions", "count", n)
-		}
-		// Done jobs are kept a while for people looking into what happened,
-		// then dropped; dead ones stay until an admin retries them.
-		if n, err := s.store.PruneJobs(ctx, s.now().Add(-doneJobRetention)); err != nil {
-			s.logger.ErrorContext(ctx, "pruning done jobs", "err", err)
-		} else if n > 0 {
-			s.logger.InfoContext(ctx, "pruned done jobs", "count", n)
-		}
-		if time.Since(lastGC) >= gcInterval {
-			lastGC = time.Now()
-			if n, err := s.CollectGarbage(ctx, gcGrace); err != nil {
-				s.logger.ErrorContext(ctx, "collecting garbage blobs", "err", err)
-			} else if n > 0 {
-				s.logger.InfoContext(ctx, "deleted unreferenced blobs", "count", n)
-			}
-		}
+		s.Sweep(ctx, interval, gcInterval)
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
 	}
+}
+
+// sweep is one kind of periodic upkeep.
+type sweep struct {
+	name string
+	gc   bool // runs every gcInterval rather than every interval
+	run  func(ctx context.Context, s *Server) (int, error)
+	done string // the log message when it did something
+}
+
+var sweeps = []sweep{
+	{name: "uploads", done: "expired uploads", run: func(ctx context.Context, s *Server) (int, error) { return s.ExpireUploads(ctx) }},
+	// Sessions past their absolute end are dead already; drop the rows.
+	{name: "sessions", done: "pruned expired sessions", run: func(ctx context.Context, s *Server) (int, error) {
+		return s.store.PruneSessions(ctx, s.now())
+	}},
+	// Done jobs are kept a while for people looking into what happened,
+	// then dropped; dead ones stay until an admin retries them.
+	{name: "jobs", done: "pruned done jobs", run: func(ctx context.Context, s *Server) (int, error) {
+		return s.store.PruneJobs(ctx, s.now().Add(-doneJobRetention))
+	}},
+	// A bucket that filled up again holds nothing.
+	{name: "rate-buckets", done: "pruned full rate-limit buckets", run: func(ctx context.Context, s *Server) (int, error) {
+		if _, ok := s.buckets.(storeBuckets); !ok {
+			return 0, nil
+		}
+		return s.buckets.prune(ctx, s.now())
+	}},
+	// Usage of past windows: nothing shows or checks it any more.
+	{name: "usage", done: "pruned past quota windows", run: func(ctx context.Context, s *Server) (int, error) {
+		n := 0
+		for _, p := range freight.QuotaPeriods {
+			m, err := s.store.PruneUsage(ctx, p, freight.LimitWindowStart(p, s.now()))
+			if err != nil {
+				return n, err
+			}
+			n += m
+		}
+		return n, nil
+	}},
+	{name: "gc", gc: true, done: "deleted unreferenced blobs", run: func(ctx context.Context, s *Server) (int, error) {
+		return s.CollectGarbage(ctx, gcGrace)
+	}},
+}
+
+// Sweep runs, once, every sweep that no replica has claimed for the
+// current interval, and returns the names of those it ran. A claim lasts
+// nine tenths of its interval, so that the replica that ran a sweep last
+// time, ticking a little early, can claim it again.
+func (s *Server) Sweep(ctx context.Context, interval, gcInterval time.Duration) []string {
+	if mb, ok := s.buckets.(*memBuckets); ok {
+		mb.prune(ctx, s.now()) // this process's own buckets: no claim needed
+	}
+	var ran []string
+	for _, sw := range sweeps {
+		every := interval
+		if sw.gc {
+			every = gcInterval
+		}
+		now := s.now()
+		ok, err := s.store.ClaimSweep(ctx, sw.name, s.replica, now, now.Add(max(every*9/10, time.Millisecond)))
+		if err != nil {
+			s.logger.ErrorContext(ctx, "claiming a janitor sweep", "sweep", sw.name, "err", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		ran = append(ran, sw.name)
+		if n, err := sw.run(ctx, s); err != nil {
+			s.logger.ErrorContext(ctx, "janitor sweep failed", "sweep", sw.name, "err", err)
+		} else if n > 0 {
+			s.logger.InfoContext(ctx, sw.done, "count", n)
+		}
+	}
+	return ran
 }
 
 // ExpireUploads aborts open uploads whose time ran out and marks their

@@ -22,9 +22,12 @@ func (s *Server) adapt(h apiFunc) http.Handler {
 // needs (see authz.go) and, for refusals, what it does.
 func (s *Server) routes() http.Handler {
 	api := http.NewServeMux()
+	// Every API route counts against its group's rate limit (ratelimit.go),
+	// after authorization has named the caller.
 	handle := func(pattern string, need perm, what string, h apiFunc) {
-		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: need.String()})
-		api.Handle(pattern, s.authorize(need, what, s.adapt(h)))
+		g := groupOf(pattern)
+		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: need.String(), Group: g})
+		api.Handle(pattern, s.authorize(need, what, s.rateLimited(g, s.adapt(h))))
 	}
 
 	// Signing in and the links sent by mail.
@@ -74,6 +77,8 @@ func (s *Server) routes() http.Handler {
 	// with a draft entitlement before it is saved.
 	handle("GET /api/v1/organizations/{org}/catalog", permRead, "see an organization's catalog", s.organizationCatalog)
 	handle("POST /api/v1/organizations/{org}/catalog/preview", permRead, "preview an organization's catalog", s.previewCatalog)
+	handle("GET /api/v1/organizations/{org}/usage", permOrgRead, "see quotas and usage", s.getOrgUsage)
+	handle("PUT /api/v1/organizations/{org}/quota", permAdmin, "change quotas", s.putOrgQuota)
 
 	handle("GET /api/v1/users", permRead, "list users", s.listUsers)
 	handle("POST /api/v1/users", permAdmin, "create users", s.createUser)
@@ -183,8 +188,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Sign-in at an OpenID provider: browser navigations, not API calls.
 	browserRoute := func(pattern string, h apiFunc) {
-		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: permPublic.String()})
-		mux.Handle(pattern, s.adapt(h))
+		g := groupOf(pattern)
+		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: permPublic.String(), Group: g})
+		mux.Handle(pattern, s.rateLimited(g, s.adapt(h)))
 	}
 	browserRoute("GET /auth/oidc/{provider}/start", s.oidcStart)
 	browserRoute("GET /auth/oidc/{provider}/callback", s.oidcCallback)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/freight-portal/freight"
 	"github.com/freight-portal/freight/jobs"
@@ -93,6 +94,17 @@ type Config struct {
 	PrefetchWindow time.Duration
 	// Webhooks configures the webhooks the portal sends.
 	Webhooks WebhookConfig
+	// RateLimits is the token bucket of each route group (RateGroups),
+	// per API token, signed-in user or edge, and per client address for
+	// requests without a credential. A group missing from the map takes
+	// its default (DefaultRateLimits); the zero RateLimit turns a group's
+	// limit off. Check it with CheckRateLimits.
+	RateLimits map[string]freight.RateLimit
+	// SharedRateLimits keeps the buckets in the store, so that replicas
+	// on one database count together; false keeps them in this process,
+	// which is right for one replica (and for SQLite, where a write per
+	// request would queue every request behind the one writer).
+	SharedRateLimits bool
 }
 
 // CloudFront describes a CloudFront distribution in front of the blob
@@ -146,6 +158,13 @@ type Server struct {
 	// dummyHash is checked against when an account does not exist, so
 	// that an unknown email costs the same time as a wrong password.
 	dummyHash string
+	// rateLimits is the limit of each route group; buckets keeps the
+	// callers' buckets; rateRefused counts refusals by group.
+	rateLimits  map[string]freight.RateLimit
+	buckets     buckets
+	rateRefused *prometheus.CounterVec
+	// replica names this server in the claims of janitor sweeps.
+	replica string
 }
 
 // New returns a Server. The logger should be wrapped with LogHandler so
@@ -215,10 +234,25 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 		s.cfSigner = sign.NewURLSigner(cfg.CloudFront.KeyID, cfg.CloudFront.Signer)
 	}
 	s.limiter = newIPLimiter(cfg.SignInRate, cfg.SignInBurst, cfg.Now)
+	rl, err := checkRateLimits(cfg.RateLimits)
+	if err != nil {
+		// Callers check the configuration with CheckRateLimits first.
+		panic(err)
+	}
+	s.rateLimits, s.buckets = rl, newMemBuckets()
+	if cfg.SharedRateLimits {
+		s.buckets = storeBuckets{store}
+	}
+	s.replica = rand.Text()
 	s.lockouts = newGhostLockouts()
 	s.dummyHash = dummyHash(cfg.PasswordParams)
 	s.ui = web.MustNew()
 	s.metrics = newMetrics(store)
+	s.rateRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "freight_rate_limited_total",
+		Help: "Requests refused by a rate limit, by route group.",
+	}, []string{"group"})
+	s.metrics.reg.MustRegister(s.rateRefused)
 	jcfg := cfg.Jobs
 	jcfg.Now = cfg.Now
 	jcfg.Failed = s.metrics.jobFailed

@@ -80,6 +80,9 @@ func groups() []group {
 		{"AuditEvents", auditTests},
 		{"Jobs", jobTests},
 		{"Webhooks", webhookTests},
+		{"RateLimits", rateLimitTests},
+		{"Quotas", quotaTests},
+		{"Sweeps", sweepTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
 	}

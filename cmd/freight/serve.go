@@ -58,6 +58,7 @@ type serveConfig struct {
 	oidcProviders   string
 	metricsToken    string
 	webhooks        webhookFlags
+	rateLimits      rateLimitConfig
 	db              dbConfig
 	log             logConfig
 }
@@ -98,6 +99,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.metricsToken, "metrics-token", "", "bearer token GET /metrics requires (default: none, /metrics is public: keep it from the internet); prefer FREIGHT_METRICS_TOKEN or the config file, since flags show in the process list")
 	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
 	c.webhooks.flags(fs)
+	c.rateLimits.flags(fs)
 	c.db.flags(fs, defaultDataDir)
 	c.log.flags(fs)
 }
@@ -301,6 +303,9 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		return err
 	}
 	if err := c.deliveryConfig(&cfg, blobs); err != nil {
+		return err
+	}
+	if err := c.rateLimits.apply(&cfg, db); err != nil {
 		return err
 	}
 	srv := server.New(db, blobs, logger, cfg)
