@@ -16,6 +16,7 @@ func (s *Server) Emit(ctx context.Context, tx freight.Store, typ, orgID string, 
 	_, err := s.emit(ctx, tx, typ, data, orgOnly(orgID))
 	return err
 }
+
 // RouteGroups is the table of routes whose rate-limit group is declared
 // rather than derived, for the test that checks it names real routes.
 var RouteGroups = routeGroups
