@@ -10,10 +10,13 @@
 //
 // Concurrent requests for a blob not yet cached share one fill: one origin
 // fetch that no client can cancel, with every client reading the growing
-// file as bytes arrive. A request for a range far beyond what is filled is
-// served from the origin by ranged reads instead of waiting. A finished
-// fill is checked against the digest before it is kept; bytes that do not
-// match are discarded and never served again.
+// file as bytes arrive. A request for a range far beyond the fill (a later
+// segment of a segmented download) has the chunk holding it fetched at
+// once, as part of the same fill, so every byte still crosses the origin's
+// uplink once. A fill's progress survives a restart chunk by chunk. A
+// finished fill is checked against the digest before it is kept; bytes
+// that do not match are discarded and never served again. Only a blob too
+// big for the whole cache is passed through, by ranged origin reads.
 //
 // The edge reports itself to the portal with heartbeats (region, public
 // URL, figures), whose answers name the blobs to prefetch, and sends the
