@@ -8,7 +8,10 @@
 // handler works, and records the outcome. Every replica runs a Queue on the
 // same database; a claim hands a job to one worker at a time, and a worker
 // that dies loses its lease, after which another worker runs the job again.
-// Delivery is therefore at least once: handlers must be idempotent.
+// Delivery is therefore at least once: handlers must be idempotent. A
+// handler whose effect is a transaction, enqueueing more jobs for
+// example, makes itself run once by completing its own job in that
+// transaction with CompleteIn.
 //
 // A failed attempt is retried after an exponential backoff with full
 // jitter; after the job's MaxAttempts it is dead and waits for an admin.
@@ -37,8 +40,9 @@ import (
 )
 
 // Handler does the work of one job. It must be idempotent: a job may run
-// again after a crash or a lost lease. ctx ends when the queue stops and
-// its grace has passed, or when the job's lease was lost.
+// again after a crash or a lost lease, unless the handler completed it
+// with CompleteIn in the transaction of its effects. ctx ends when the
+// queue stops and its grace has passed, or when the job's lease was lost.
 type Handler func(ctx context.Context, j *freight.Job) error
 
 // Config tunes a Queue. Zero values take the defaults.
@@ -354,6 +358,8 @@ func (q *Queue) run(ctx context.Context, j *freight.Job) {
 	log := q.logger.With("job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "max_attempts", j.MaxAttempts)
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a := &attempt{id: j.ID}
+	hctx = withAttempt(hctx, a)
 	// Keep the lease while the handler works; losing it means another
 	// worker may run the job, so this one stops.
 	leaseLost := make(chan struct{})
@@ -368,6 +374,9 @@ func (q *Queue) run(ctx context.Context, j *freight.Job) {
 				return
 			case <-t.C:
 				err := q.store.ExtendJob(hctx, j.ID, q.cfg.Worker, q.cfg.Now().Add(q.cfg.Lease))
+				if freight.ErrorCode(err) == freight.ECONFLICT && q.doneIn(hctx, a, j) {
+					return // the handler completed the job; there is no lease left to keep
+				}
 				if freight.ErrorCode(err) == freight.ECONFLICT || freight.ErrorCode(err) == freight.ENOTFOUND {
 					log.Warn("job lease lost; stopping the handler")
 					close(leaseLost)
@@ -391,6 +400,17 @@ func (q *Queue) run(ctx context.Context, j *freight.Job) {
 	case <-leaseLost:
 		return // the job is another worker's now
 	default:
+	}
+	if q.doneIn(rctx, a, j) {
+		// The handler's transaction completed the job with its effects:
+		// recording an outcome now would fail, and a retry would repeat
+		// the effects.
+		if err != nil {
+			log.Warn("job done in its handler's transaction; the handler's later error is not retried", "err", err)
+		} else {
+			log.Info("job done", "duration", time.Since(start).Round(time.Millisecond))
+		}
+		return
 	}
 	var rerr error
 	switch {

@@ -20,3 +20,16 @@ func (s *Server) Emit(ctx context.Context, tx freight.Store, typ, orgID string, 
 // RouteGroups is the table of routes whose rate-limit group is declared
 // rather than derived, for the test that checks it names real routes.
 var RouteGroups = routeGroups
+
+// HandleJob runs the handler of j's kind on j as the worker that claimed
+// it would, and nothing else: the tests of a worker that dies after its
+// handler returned, before the queue records the outcome.
+func (s *Server) HandleJob(ctx context.Context, j *freight.Job) error {
+	switch j.Kind {
+	case releaseNotifyKind:
+		return s.releaseNotifyJob(ctx, j)
+	case resetRequestKind:
+		return s.resetRequestJob(ctx, j)
+	}
+	panic("HandleJob: no handler for " + j.Kind)
+}

@@ -74,8 +74,10 @@ const resetRequestKind = "password-reset"
 
 // resetRequestJob mails a reset link when the address belongs to an
 // enabled account, and does nothing otherwise. It runs as a job so that
-// the request's answer, and its timing, are the same either way. Running
-// it twice sends a second link that voids the first, which is harmless.
+// the request's answer, and its timing, are the same either way. The job
+// completes in the transaction that stores the link and enqueues its
+// mail: a worker that dies after that commit leaves nothing to run again,
+// where a second run would send a second link that voids the first.
 func (s *Server) resetRequestJob(ctx context.Context, j *freight.Job) error {
 	var p resetRequest
 	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Email == "" {
@@ -96,6 +98,9 @@ func (s *Server) resetRequestJob(ctx context.Context, j *freight.Job) error {
 		CreatedBy: u.ID, CreatedAt: now, ExpiresAt: now.Add(resetLifetime)}
 	link := p.Base + "/reset-password?token=" + url.QueryEscape(secret)
 	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		if err := s.jobs.CompleteIn(ctx, tx, j); err != nil {
+			return err
+		}
 		// A new link voids the older ones.
 		if err := tx.ExpireTickets(ctx, u.ID, freight.TicketReset, now); err != nil {
 			return err

@@ -43,7 +43,9 @@ func (s *Server) queueReleaseNotify(r *http.Request, tx freight.Store, rel *frei
 // release by the same rule as the catalog (freight.Decide). A person in
 // several such organizations gets one mail. The mails are enqueued in one
 // transaction, so a failed run sends none and its retry sends them all; a
-// release yanked before the job runs is announced to nobody.
+// release yanked before the job runs is announced to nobody. The job
+// completes in that transaction too: a worker that dies after it
+// committed leaves nothing to run again, so nobody gets a mail twice.
 func (s *Server) releaseNotifyJob(ctx context.Context, j *freight.Job) error {
 	var p releaseNotify
 	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Release == "" || p.Base == "" {
@@ -104,6 +106,11 @@ func (s *Server) releaseNotifyJob(ctx context.Context, j *freight.Job) error {
 	}
 	link := p.Base + "/products/" + url.PathEscape(prod.Slug)
 	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		// First, so that a worker whose lease was lost stops before the
+		// work: the job is another worker's, who sends the mails.
+		if err := s.jobs.CompleteIn(ctx, tx, j); err != nil {
+			return err
+		}
 		for _, u := range recipients {
 			data := mail.Release{Name: u.Name, Product: prod.Name, Version: rel.Version, Channel: string(rel.Channel), Link: link}
 			if err := s.queueMail(ctx, tx, freight.MailReleaseAvailable, u.Email, data); err != nil {
