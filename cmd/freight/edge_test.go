@@ -180,7 +180,7 @@ func TestEdgeCommand(t *testing.T) {
 	if err := e.wait(t); err != nil {
 		t.Fatalf("edge stopped with %v", err)
 	}
-	e = startEdge()
+	startEdge() // stopped at the end of the test
 	get(a)
 	viaEdge(a, 3)
 	v = await("the restarted edge served", func(v edgeView) bool { return v.Stats.BytesServed >= 3*a.Size })
