@@ -131,8 +131,7 @@ func TestCompleteInThenWorkerDies(t *testing.T) {
 		s := openStore(t, url)
 		now := time.Now()
 		var calls atomic.Int32
-		var dead *jobs.Queue
-		dead = jobs.New(s, nil, fast("dead"))
+		dead := jobs.New(s, nil, fast("dead"))
 		deadHandler := fanOut(&dead, s, &calls, func(context.Context) error { return nil })
 		j := &freight.Job{Kind: "fanout", RunAt: now}
 		if err := s.EnqueueJob(t.Context(), j); err != nil {
@@ -150,8 +149,7 @@ func TestCompleteInThenWorkerDies(t *testing.T) {
 		cfg := fast("live")
 		cfg.Now = func() time.Time { return now.Add(time.Hour) } // the dead worker's lease has ended
 		logger, logs := bufferLogger(t)
-		var live *jobs.Queue
-		live = jobs.New(s, logger, cfg)
+		live := jobs.New(s, logger, cfg)
 		live.Handle("fanout", fanOut(&live, s, &calls, func(context.Context) error { return nil }))
 		if n, err := live.RunDue(t.Context()); err != nil || n != 0 {
 			t.Errorf("RunDue on the live worker = %d, %v; want nothing to run", n, err)
@@ -257,8 +255,7 @@ func TestCompleteInLostLease(t *testing.T) {
 
 		// w2, which holds it, completes it with its fan-out.
 		var calls atomic.Int32
-		var q2 *jobs.Queue
-		q2 = jobs.New(s, testLogger(t), fast("w2"))
+		q2 := jobs.New(s, testLogger(t), fast("w2"))
 		if err := fanOut(&q2, s, &calls, func(context.Context) error { return nil })(t.Context(), stolen); err != nil {
 			t.Fatal(err)
 		}
