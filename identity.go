@@ -111,6 +111,9 @@ type Ticket struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  time.Time  `json:"expires_at"`
 	UsedAt     *time.Time `json:"used_at,omitempty"`
+	// RevokedAt is when the ticket was withdrawn (RevokeTicket): its link
+	// no longer works.
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 
 	SecretHash []byte `json:"-"`
 }
@@ -124,6 +127,12 @@ const (
 	TicketVerify TicketKind = "verify"
 	TicketReset  TicketKind = "reset"
 )
+
+// Pending reports whether an invitation can still be accepted at now:
+// not used, not withdrawn, not expired.
+func (t *Ticket) Pending(now time.Time) bool {
+	return t.Kind == TicketInvite && t.UsedAt == nil && t.RevokedAt == nil && now.Before(t.ExpiresAt)
+}
 
 // Validate checks the fields a caller sets.
 func (t *Ticket) Validate() error {

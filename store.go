@@ -129,6 +129,15 @@ type Store interface {
 	Ticket(ctx context.Context, id string) (*Ticket, error)
 	UseTicket(ctx context.Context, id string, at time.Time) (*Ticket, error)
 	ExpireTickets(ctx context.Context, userID string, kind TicketKind, at time.Time) error
+	// Invitations lists the pending invitations the filter selects (see
+	// InvitationFilter), ordered by id, which is creation order; ENOTFOUND
+	// if the filter names an organization that does not exist.
+	// RevokeTicket withdraws an unused ticket at the given time (now when
+	// zero) and returns it: UseTicket then refuses it with ECONFLICT.
+	// Withdrawing twice keeps the first time; withdrawing a used ticket is
+	// ECONFLICT and changes nothing.
+	Invitations(ctx context.Context, f InvitationFilter) ([]*Ticket, string, error)
+	RevokeTicket(ctx context.Context, id string, at time.Time) (*Ticket, error)
 
 	// Recovery codes, stored as hashes. SetRecoveryCodes replaces all of
 	// a user's codes. UseRecoveryCode marks the unused code with the hash
@@ -424,6 +433,16 @@ type TokenFilter struct {
 	Page
 	UserID string
 	OrgID  string
+}
+
+// InvitationFilter selects pending invitations: tickets of kind invite
+// that are not used, not withdrawn and expire after Now (the store's
+// clock when zero). OrgID keeps one organization's; empty selects every
+// pending invitation, the vendor's staff invitations included.
+type InvitationFilter struct {
+	Page
+	OrgID string
+	Now   time.Time
 }
 
 // UploadFilter selects uploads. ExpiredBefore keeps uploads whose

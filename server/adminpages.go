@@ -235,10 +235,14 @@ type consoleOrgPage struct {
 	Catalog      []catalogEntry
 	Licenses     []consoleLicense
 	CanAdmin     bool
+	// Invitations are the organization's pending invitations; an admin
+	// withdraws them.
+	Invitations []invitationAnswer
 }
 
-// consoleOrganizationPage shows one organization: its details, members,
-// entitlements with the releases they admit now, and licenses.
+// consoleOrganizationPage shows one organization: its details, members
+// and pending invitations, entitlements with the releases they admit now,
+// and licenses.
 func (s *Server) consoleOrganizationPage(w http.ResponseWriter, r *http.Request, p freight.Principal) error {
 	ctx := r.Context()
 	org, err := organizationRef(ctx, s.store, r.PathValue("org"))
@@ -266,6 +270,9 @@ func (s *Server) consoleOrganizationPage(w http.ResponseWriter, r *http.Request,
 		body.Members = append(body.Members, memberRow{User: u, Role: roles[u.ID]})
 	}
 	slices.SortFunc(body.Members, func(a, b memberRow) int { return cmp.Compare(a.User.Email, b.User.Email) })
+	if body.Invitations, err = s.pendingInvitations(ctx, org.ID); err != nil {
+		return err
+	}
 
 	if body.Products, err = s.allProducts(ctx); err != nil {
 		return err

@@ -136,6 +136,11 @@ var matrix = map[string]matrixRow{
 	"GET /.well-known/freight-license-keys.json":        {tokens: "AAAAAAA"},
 	"GET /healthz":                                      {tokens: "AAAAAAA"},
 
+	// Pending invitations: staff and the org-admin see them; the vendor
+	// admin and the org-admin withdraw them.
+	"GET /api/v1/organizations/{org}/invitations":                 {tokens: "UFAFAAA"},
+	"DELETE /api/v1/organizations/{org}/invitations/{invitation}": {tokens: "UFAFFFA"},
+
 	// Pages: anonymous callers are sent to the sign-in page (A); what
 	// each organization sees on them is TestPages's matter.
 	"GET /sign-in":                                         {tokens: "AAAAAAA"},
@@ -216,6 +221,10 @@ var extraRows = map[string]matrixRow{
 	"GET /api/v1/organizations/{org}/webhooks/{webhook}/deliveries#globex":                   {tokens: "UFFFFFA", org: "globex"},
 	"GET /api/v1/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}#globex":        {tokens: "UFFFFFA", org: "globex"},
 	"POST /api/v1/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}/retry#globex": {tokens: "UFFFFFA", org: "globex"},
+
+	"GET /api/v1/organizations/{org}/invitations#globex":                       {tokens: "UFFFAAA", org: "globex"},
+	"DELETE /api/v1/organizations/{org}/invitations/{invitation}#globex":       {tokens: "UFFFFFA", org: "globex"},
+	"DELETE /api/v1/organizations/{org}/invitations/{invitation}#globex-by-id": {tokens: "UFFFFFA", org: "@globex"},
 }
 
 // pathValues fill the wildcards of the matrix's requests: ids of objects
@@ -227,6 +236,7 @@ var pathValues = map[string]string{
 	"license": "lic_00000000000000000000000000", "key": "nokey", "session": "ses_00000000000000000000000000",
 	"part": "1", "name": "file.zip", "provider": "nothing", "edge": "edg_00000000000000000000000000", "job": "job_00000000000000000000000000",
 	"webhook": "whk_00000000000000000000000000", "delivery": "whd_00000000000000000000000000", "sha256": strings.Repeat("0", 64), "$": "",
+	"invitation": "tkt_00000000000000000000000000",
 }
 
 // TestAuthorizationMatrix calls every route as every role, with an API

@@ -30,10 +30,12 @@ type orgPage struct {
 	Members  []memberView
 	Tokens   []*freight.Token
 	Expiries []expiryOption
+	// Invitations are the organization's pending invitations.
+	Invitations []invitationAnswer
 }
 
-// orgPage shows an organization's members (roles, removal, invitations)
-// and its service-account tokens.
+// orgPage shows an organization's members (roles, removal, invitations,
+// pending ones with their withdrawal) and its service-account tokens.
 func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, p freight.Principal) error {
 	ctx := r.Context()
 	o, err := s.store.Organization(ctx, p.OrgID)
@@ -42,6 +44,9 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, p freight.Princ
 	}
 	body := orgPage{Org: o}
 	if body.Members, err = s.orgMembers(ctx, o.ID, p.UserID); err != nil {
+		return err
+	}
+	if body.Invitations, err = s.pendingInvitations(ctx, o.ID); err != nil {
 		return err
 	}
 	now := s.now()

@@ -70,6 +70,8 @@ func (s *Server) routes() http.Handler {
 	handle("PUT /api/v1/organizations/{org}/members/{user}", permOrgManage, "change members", s.putMember)
 	handle("DELETE /api/v1/organizations/{org}/members/{user}", permOrgManage, "remove members", s.deleteMember)
 	handle("POST /api/v1/organizations/{org}/invitations", permOrgInvite, "invite users", s.inviteMember)
+	handle("GET /api/v1/organizations/{org}/invitations", permOrgInvite, "list pending invitations", s.listInvitations)
+	handle("DELETE /api/v1/organizations/{org}/invitations/{invitation}", permOrgManage, "withdraw invitations", s.revokeInvitation)
 	handle("GET /api/v1/organizations/{org}/tokens", permOrgManage, "list service-account tokens", s.listOrgTokens)
 	handle("POST /api/v1/organizations/{org}/tokens", permOrgManage, "create service-account tokens", s.createOrgToken)
 	handle("DELETE /api/v1/organizations/{org}/tokens/{token}", permOrgManage, "revoke service-account tokens", s.revokeOrgToken)

@@ -41,6 +41,11 @@ func (s *Server) issueTicket(ctx context.Context, st freight.Store, r *http.Requ
 
 var errBadLink = freight.Errorf(freight.EUNAUTHORIZED, "this link is invalid, used or expired: ask for a new one")
 
+// errWithdrawn answers the link of an invitation that was withdrawn. It
+// is given only to the holder of the link's secret, so it tells nobody
+// else that the invitation existed.
+var errWithdrawn = freight.Errorf(freight.EUNAUTHORIZED, "this invitation was withdrawn: ask whoever invited you for a new one")
+
 // ticketFor checks a link secret: the shape, the secret's hash, the kind,
 // unused and unexpired. The same answer covers every failure.
 func (s *Server) ticketFor(ctx context.Context, secret string, kind freight.TicketKind) (*freight.Ticket, error) {
@@ -55,7 +60,16 @@ func (s *Server) ticketFor(ctx context.Context, secret string, kind freight.Tick
 	} else if err != nil {
 		return nil, err
 	}
-	if !freight.MatchSecretHash(hash, t.SecretHash) || t.Kind != kind || t.UsedAt != nil || !s.now().Before(t.ExpiresAt) {
+	if !freight.MatchSecretHash(hash, t.SecretHash) || t.Kind != kind || t.UsedAt != nil {
+		return nil, errBadLink
+	}
+	if t.RevokedAt != nil {
+		if t.Kind == freight.TicketInvite {
+			return nil, errWithdrawn
+		}
+		return nil, errBadLink
+	}
+	if !s.now().Before(t.ExpiresAt) {
 		return nil, errBadLink
 	}
 	return t, nil
@@ -273,10 +287,14 @@ func (s *Server) inviteStaff(w http.ResponseWriter, r *http.Request) error {
 	return s.invite(w, r, &freight.Ticket{Kind: freight.TicketInvite, Email: in.Email, VendorRole: in.VendorRole}, "the vendor's team")
 }
 
-// invitationAnswer is the ticket of an invitation; its secret went by mail
-// only.
+// invitationAnswer is the ticket of an invitation, with the name of who
+// sent it; its secret went by mail only, and the ticket keeps its hash out
+// of JSON.
 type invitationAnswer struct {
 	*freight.Ticket
+	// Inviter names the creator for people: a user's name or email, or
+	// a token's name.
+	Inviter string `json:"inviter,omitempty"`
 }
 
 func (s *Server) invite(w http.ResponseWriter, r *http.Request, t *freight.Ticket, orgName string) error {
@@ -307,7 +325,7 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, t *freight.Ticke
 		return err
 	}
 	s.jobs.Notify()
-	writeJSON(w, http.StatusCreated, invitationAnswer{t})
+	writeJSON(w, http.StatusCreated, invitationAnswer{Ticket: t, Inviter: inviter})
 	return nil
 }
 

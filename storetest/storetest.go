@@ -66,6 +66,7 @@ func groups() []group {
 		{"Tokens", tokenTests},
 		{"Sessions", sessionTests},
 		{"Tickets", ticketTests},
+		{"Invitations", invitationTests},
 		{"RecoveryCodes", recoveryCodeTests},
 		{"Identities", identityTests},
 		{"Settings", settingsTests},

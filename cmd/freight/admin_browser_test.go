@@ -228,6 +228,30 @@ func TestAdminBrowser(t *testing.T) {
 		t.Errorf("the new organization's region is %q, want eu-west", org.Region)
 	}
 
+	// An invitation into initech from its page: listed as pending as soon
+	// as it is sent and after a reload, then withdrawn with its button.
+	u.visible("#no-invitations")
+	u.typeInto("#inv-email", "ines@initech.example")
+	u.do(chromedp.Click(chromedp.CSS(`form[data-admin="/api/v1/organizations/` + org.ID + `/invitations"] button[type=submit]`)))
+	u.waitText(".form-done", "Invitation sent to ines@initech.example.")
+	u.waitText("#invitation-list", "ines@initech.example")
+	u.open("/console/organizations/initech")
+	u.waitText("#invitation-list", "ines@initech.example")
+	type pendingList struct{ Items []struct{ Email string } }
+	var pending pendingList
+	admin.call("GET", "/api/v1/organizations/initech/invitations", nil, http.StatusOK, &pending)
+	if len(pending.Items) != 1 || pending.Items[0].Email != "ines@initech.example" {
+		t.Errorf("the API lists initech's pending invitations as %+v, want ines@initech.example's", pending.Items)
+	}
+	u.shot("console-organization-invitation-360")
+	u.do(chromedp.Click(chromedp.CSS(`#invitation-list button[data-delete]`)))
+	u.visible("#no-invitations")
+	pending = pendingList{}
+	admin.call("GET", "/api/v1/organizations/initech/invitations", nil, http.StatusOK, &pending)
+	if len(pending.Items) != 0 {
+		t.Errorf("after the withdrawal the API lists %+v, want none", pending.Items)
+	}
+
 	// Millwright from 1.1.0 on, stable only: a draft first, previewed
 	// before it is saved.
 	u.choose("#new-product", products["millwright"].ID)

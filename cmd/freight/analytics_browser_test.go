@@ -234,6 +234,50 @@ func TestBrowserAnalytics(t *testing.T) {
 	u.do(chromedp.WaitVisible(chromedp.CSS("#no-tokens")))
 	demoAPI(t, base, secret, "GET", "/api/v1/catalog", nil, http.StatusUnauthorized, nil)
 
+	// alice invites dana: the invitation is listed as pending as soon as
+	// the form is sent, and after a reload, by whom and until when;
+	// withdrawn, it leaves the list and its link says it was withdrawn.
+	u.open("/org")
+	u.visible("#no-invitations")
+	u.typeInto("#invite-email", "dana@acme.example")
+	u.choose("#invite-role", "org-admin")
+	u.do(chromedp.Click(chromedp.CSS(`#invite button[type=submit]`)))
+	u.visible("#invite .done")
+	u.waitText("#invitation-list", "dana@acme.example")
+	if evaluate[bool](u, `!document.getElementById("no-invitations").hidden`) {
+		t.Error("the page still says no invitation is pending after one was sent")
+	}
+	fresh := u.content("#invitation-list li")
+	u.open("/org")
+	u.waitText("#invitation-list", "dana@acme.example")
+	pending := u.content("#invitation-list li")
+	for _, want := range []string{"dana@acme.example", "org-admin", "invited by", "expires", "Withdraw"} {
+		if !strings.Contains(pending, want) {
+			t.Errorf("the pending invitation reads %q, want %q in it", pending, want)
+		}
+	}
+	// The same words; the space between elements is the template's.
+	if strings.Join(strings.Fields(fresh), "") != strings.Join(strings.Fields(pending), "") {
+		t.Errorf("the invitation listed by the form reads %q, after a reload %q: want the same", fresh, pending)
+	}
+	u.check("org-invitations")
+	link := invitationLink(t, filepath.Join(dir, "outbox"), "dana@acme.example")
+	if html := evaluate[string](u, "document.documentElement.outerHTML"); strings.Contains(html, link[strings.Index(link, "token=")+len("token="):]) {
+		t.Error("the page holds the invitation's secret")
+	}
+	u.do(chromedp.Click(chromedp.CSS(`#invitation-list li button[data-delete]`)))
+	u.visible("#no-invitations")
+	if n := evaluate[int](u, `document.querySelectorAll("#invitation-list li").length`); n != 0 {
+		t.Errorf("%d invitations listed after the withdrawal, want none", n)
+	}
+	// The link's page is public: alice's session plays no part in it.
+	u.open(link)
+	u.typeInto("#name", "Dana")
+	u.typeInto("#password", "a withdrawn invitation's password\r")
+	if msg := u.formError(`form[data-api="/api/v1/auth/accept"]`); !strings.Contains(msg, "withdrawn") {
+		t.Errorf("the withdrawn invitation's link answers %q, want that it was withdrawn", msg)
+	}
+
 	// The download history shows alice's download.
 	u.open("/org/downloads")
 	u.do(chromedp.WaitVisible(chromedp.CSS("#history-table tbody tr")))

@@ -167,11 +167,15 @@
     org: function (form, data) {
       window.location.assign("/console/organizations/" + encodeURIComponent(data.slug));
     },
-    // sent confirms an invitation and clears the form for the next one.
+    // sent confirms an invitation, lists it with the pending ones and
+    // clears the form for the next one.
     sent: function (form, data, body) {
       form.reset();
       form.querySelectorAll(".form-error").forEach(function (el) { el.hidden = true; });
       done(form, "Invitation sent to " + body.email + ".");
+      if (F.addInvitation) {
+        F.addInvitation(data);
+      }
     },
     // edge shows the new edge's credential: the API answers it this once
     // and keeps only its hash, so the page never has it again.

@@ -119,6 +119,65 @@
     return body;
   }
 
+  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  // dateText writes an instant as the server's pages do: "2 Jan 2006",
+  // and with withTime "2 Jan 2006 15:04 UTC".
+  function dateText(iso, withTime) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) {
+      return iso || "";
+    }
+    var out = d.getUTCDate() + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear();
+    if (withTime) {
+      out += " " + ("0" + d.getUTCHours()).slice(-2) + ":" + ("0" + d.getUTCMinutes()).slice(-2) + " UTC";
+    }
+    return out;
+  }
+
+  // addInvitation shows an invitation the API just answered in the page's
+  // list of pending invitations (#invitation-list), as the server renders
+  // one, with a Withdraw button when the list names where to send it.
+  function addInvitation(inv) {
+    var list = document.getElementById("invitation-list");
+    if (!list || !inv || !inv.id) {
+      return;
+    }
+    var li = document.createElement("li");
+    li.className = "row-item invitation";
+    li.id = "inv-" + inv.id;
+    var text = document.createElement("div");
+    var email = document.createElement("strong");
+    email.textContent = inv.email;
+    var role = document.createElement("span");
+    role.className = "muted";
+    role.textContent = "· " + (inv.role || inv.vendor_role || "");
+    var meta = document.createElement("div");
+    meta.className = "muted";
+    var expires = document.createElement("time");
+    expires.dateTime = inv.expires_at;
+    expires.textContent = dateText(inv.expires_at, true);
+    meta.append("invited by " + (inv.inviter || inv.created_by) + " on " + dateText(inv.created_at, false) + " · expires ", expires);
+    text.append(email, " ", role, meta);
+    li.appendChild(text);
+    if (list.dataset.withdraw) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "small danger";
+      button.dataset.delete = list.dataset.withdraw + encodeURIComponent(inv.id);
+      var label = document.createElement("span");
+      label.className = "visually-hidden";
+      label.textContent = "the invitation of " + inv.email;
+      button.append("Withdraw ", label);
+      li.appendChild(button);
+    }
+    list.appendChild(li);
+    var none = document.getElementById("no-invitations");
+    if (none) {
+      none.hidden = true;
+    }
+  }
+
   var after = {
     go: function (form) {
       window.location.assign(localPath(form.dataset.next));
@@ -128,6 +187,11 @@
     },
     done: function (form) {
       reveal(form, ".done");
+    },
+    // invited confirms an invitation and lists it with the pending ones.
+    invited: function (form, data) {
+      reveal(form, ".done");
+      addInvitation(data);
     },
     signin: function (form, data) {
       var next = localPath(form.dataset.next);
@@ -276,7 +340,7 @@
   // Page scripts loaded after this one (console.js, admin.js, org.js) use
   // the same API helper and messages, and add their own steps after a
   // form is sent.
-  window.Freight = { api: api, flash: flash, showError: showError, after: after, localPath: localPath };
+  window.Freight = { api: api, flash: flash, showError: showError, after: after, localPath: localPath, addInvitation: addInvitation };
 
   document.addEventListener("click", function (ev) {
     var el = ev.target.closest("button");
