@@ -46,7 +46,7 @@ func commands() []command {
 		{"demo", "", "run the portal on embedded defaults with seeded demo data", demoFlags},
 		{"migrate", "", "bring the database schema up to date and exit", migrateFlags},
 		{"create-admin", "", "create a vendor admin (if needed) and print a new admin API token", createAdminFlags},
-		{"login", "", "check a portal URL and API token and keep them for the client commands", loginFlags},
+		{"login", "", "sign in to a portal (with your browser, a password, or an API token) and keep the token for the client commands", loginFlags},
 		{"publish", "FILE...", "upload files to a release (resumable, parallel) and publish it", publishFlags},
 		{"download", "REF", "download a file: parallel segments, resumable, verified against its SHA-256", downloadFlags},
 		{"catalog", "", "list the releases and files you may download", catalogFlags},
