@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,20 @@ func (c *clientConfig) client() (*client.Client, error) {
 	if c.server == "" || c.token == "" {
 		return nil, errors.New("no server or token: pass --server and --token, set FREIGHT_SERVER and FREIGHT_TOKEN, or run freight login")
 	}
-	return client.New(c.server, c.token).WithUserAgent("freight/" + version), nil
+	return client.New(c.server, c.token).WithUserAgent("freight/" + version).WithHTTPClient(&http.Client{Transport: cliTransport()}), nil
+}
+
+// cliTransport is the HTTP transport of the client commands: the default
+// one (proxies from the environment, HTTP/2), but keeping a connection
+// for every part or segment in flight instead of two per host, so that
+// parallel transfers do not open a new connection per request, and with
+// larger buffers for the bulk bytes.
+func cliTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	tr.WriteBufferSize = 256 << 10
+	tr.ReadBufferSize = 64 << 10
+	return tr
 }
 
 func cmp(a, b string) string {

@@ -109,7 +109,7 @@ func usage(w io.Writer) {
 
 // knownEnv returns the environment variable of every flag of every command.
 func knownEnv() map[string]bool {
-	known := map[string]bool{}
+	known := map[string]bool{envName("cpuprofile"): true} // see profile.go
 	for _, c := range commands() {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 		c.flags(fs)
