@@ -18,7 +18,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accept-invitation", "account", "catalog", "error", "forgot-password", "licenses", "product",
+	want := []string{"accept-invitation", "account", "catalog", "cli-authorize", "error", "forgot-password", "licenses", "product",
 		"reset-password", "sign-in", "sign-in-mfa", "verify-email"}
 	if got := u.Pages(); !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
