@@ -93,8 +93,10 @@ func ParseSessionSecret(secret string) (id string, hash []byte, ok bool) {
 }
 
 // Ticket is a single-use, expiring link sent by mail: an invitation, an
-// email verification or a password reset. The link holds the secret
-// "frl_<id>_<random>"; only its hash is stored.
+// email verification or a password reset; or the authorization code that
+// a signed-in person's browser hands to the command line (TicketCLI). The
+// link or code holds the secret "frl_<id>_<random>"; only its hash is
+// stored.
 type Ticket struct {
 	ID   string     `json:"id"`
 	Kind TicketKind `json:"kind"`
@@ -115,6 +117,15 @@ type Ticket struct {
 	// no longer works.
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 
+	// A TicketCLI binds its code to the PKCE challenge (RFC 7636, S256:
+	// the unpadded base64url SHA-256 of the verifier only the command line
+	// knows), to the exact loopback address it was sent to, and to the
+	// name of the machine the person allowed; the token it is exchanged
+	// for acts with Role in OrgID, or with VendorRole.
+	CodeChallenge string `json:"code_challenge,omitempty"`
+	RedirectURI   string `json:"redirect_uri,omitempty"`
+	ClientName    string `json:"client_name,omitempty"`
+
 	SecretHash []byte `json:"-"`
 }
 
@@ -126,6 +137,7 @@ const (
 	TicketInvite TicketKind = "invite"
 	TicketVerify TicketKind = "verify"
 	TicketReset  TicketKind = "reset"
+	TicketCLI    TicketKind = "cli"
 )
 
 // Pending reports whether an invitation can still be accepted at now:
@@ -151,8 +163,30 @@ func (t *Ticket) Validate() error {
 		if t.UserID == "" {
 			return FieldError("user_id", "is required")
 		}
+	case TicketCLI:
+		if t.UserID == "" {
+			return FieldError("user_id", "is required")
+		}
+		if (t.Role == "") == (t.VendorRole == "") || (t.Role != "") != (t.OrgID != "") {
+			return FieldError("role", "a command-line sign-in acts with an organization role in its organization, or with a vendor role")
+		}
+		if t.Role != "" && !t.Role.IsOrg() || t.VendorRole != "" && !t.VendorRole.IsVendor() {
+			return FieldError("role", "must be an organization role, or vendor_role a vendor role")
+		}
+		if len(t.CodeChallenge) != 43 {
+			return FieldError("code_challenge", "must be an S256 challenge: 43 characters of unpadded base64url")
+		}
+		if t.RedirectURI == "" || len(t.RedirectURI) > 200 {
+			return FieldError("redirect_uri", "is required, at most 200 characters")
+		}
+		if err := validateName("client_name", t.ClientName); err != nil {
+			return err
+		}
 	default:
-		return FieldError("kind", "must be invite, verify or reset")
+		return FieldError("kind", "must be invite, verify, reset or cli")
+	}
+	if t.Kind != TicketCLI && (t.CodeChallenge != "" || t.RedirectURI != "" || t.ClientName != "") {
+		return FieldError("code_challenge", "belongs to command-line sign-ins only")
 	}
 	email, err := NormalizeEmail(t.Email)
 	if err != nil {

@@ -16,6 +16,8 @@ type Me struct {
 	TokenID string       `json:"token_id,omitempty"`
 	Role    freight.Role `json:"role"`
 	OrgID   string       `json:"org_id,omitempty"`
+	// User is the person the token belongs to; nil for a service account.
+	User *freight.User `json:"user,omitempty"`
 }
 
 // Me answers who the token is.

@@ -73,3 +73,18 @@ func (s *SignIn) Token(ctx context.Context, name string, lifetime time.Duration)
 func (s *SignIn) SignOut(ctx context.Context) error {
 	return s.c.Do(ctx, "POST", "/api/v1/auth/signout", nil, nil)
 }
+
+// ExchangeCLICode finishes a browser sign-in of a program (RFC 8252 with
+// PKCE): it trades the authorization code the browser brought to
+// redirectURI, with the verifier whose S256 challenge started the sign-in,
+// for a new personal token.
+func ExchangeCLICode(ctx context.Context, baseURL, userAgent, code, verifier, redirectURI string) (*CreatedToken, error) {
+	c := New(baseURL, "").WithUserAgent(userAgent)
+	c.http = &http.Client{Timeout: time.Minute}
+	var t CreatedToken
+	in := map[string]string{"code": code, "code_verifier": verifier, "redirect_uri": redirectURI}
+	if err := c.Do(ctx, "POST", "/api/v1/auth/cli/token", in, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}

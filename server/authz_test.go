@@ -38,6 +38,8 @@ var matrix = map[string]matrixRow{
 	"POST /api/v1/auth/verify":             {tokens: "UUUUUUU"},
 	"GET /api/v1/me":                       {tokens: "UAAAAAA"},
 	"GET /api/v1/auth/providers":           {tokens: "AAAAAAA"},
+	"POST /api/v1/auth/cli/authorize":      {tokens: "UFFFFFF", sessions: "UAAAAAA"},
+	"POST /api/v1/auth/cli/token":          {tokens: "AAAAAAA"},
 	"GET /auth/oidc/{provider}/start":      {tokens: "AAAAAAA"},
 	"GET /auth/oidc/{provider}/callback":   {tokens: "AAAAAAA"},
 	"POST /api/v1/auth/signout-everywhere": {tokens: "UFFFFFF", sessions: "UAAAAAA"},
@@ -200,6 +202,7 @@ var matrix = map[string]matrixRow{
 	"GET /console/licenses":            {tokens: "AFFFAAA"},
 	"GET /console/edges":               {tokens: "AFFFAAA"},
 	"GET /console/audit":               {tokens: "AFFFAAA"},
+	"GET /cli/authorize":               {tokens: "AFFFFFF", sessions: "AAAAAAA"},
 }
 
 // extraRows are requests beyond one per route, for tenancy: an acme

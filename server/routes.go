@@ -39,6 +39,10 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/auth/accept", permPublic, "accept an invitation", s.acceptInvitation)
 	handle("POST /api/v1/auth/verify", permPublic, "verify an email address", s.verifyEmail)
 	handle("GET /api/v1/auth/providers", permPublic, "list sign-in providers", s.listProviders)
+	// Browser sign-in for the command line (cliauth.go): the person's
+	// Allow, then the command line's exchange of the code.
+	handle("POST /api/v1/auth/cli/authorize", permSession, "let the command line act as you", s.cliAuthorize)
+	handle("POST /api/v1/auth/cli/token", permPublic, "finish a command-line sign-in", s.cliToken)
 
 	handle("GET /api/v1/me", permSelf, "see who you are", s.getMe)
 
@@ -212,6 +216,7 @@ func (s *Server) routes() http.Handler {
 	page("GET /products/{product}", permSignedIn, "see the catalog", s.productPage)
 	page("GET /licenses", permSignedIn, "list licenses", s.licensesPage)
 	page("GET /account", permEnroll, "manage your account", s.accountPage)
+	page("GET /cli/authorize", permSession, "let the command line act as you", s.cliAuthorizePage)
 	page("GET /account/mfa/qr.png", permEnroll, "enrol a second factor", s.mfaQRCode)
 	page("GET /console/analytics", permRead, "see download figures", s.analyticsPage)
 	page("GET /org", permOrgAdmin, "manage your organization", s.orgPage)

@@ -10,13 +10,14 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-const ticketColumns = `id, kind, email, user_id, org_id, role, vendor_role, created_by, created_at, expires_at, used_at, secret_hash, revoked_at`
+const ticketColumns = `id, kind, email, user_id, org_id, role, vendor_role, created_by, created_at, expires_at, used_at, secret_hash, revoked_at, code_challenge, redirect_uri, client_name`
 
 func scanTicket(r scanner) (*freight.Ticket, error) {
 	var t freight.Ticket
 	err := r.Scan(&t.ID, (*string)(&t.Kind), &t.Email, nullStringCol{&t.UserID}, nullStringCol{&t.OrgID},
 		(*string)(&t.Role), (*string)(&t.VendorRole), &t.CreatedBy,
-		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, nullTimeCol{&t.UsedAt}, bytesCol{&t.SecretHash}, nullTimeCol{&t.RevokedAt})
+		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, nullTimeCol{&t.UsedAt}, bytesCol{&t.SecretHash}, nullTimeCol{&t.RevokedAt},
+		&t.CodeChallenge, &t.RedirectURI, &t.ClientName)
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +48,9 @@ func (s *store) CreateTicket(ctx context.Context, t *freight.Ticket) error {
 	c.CreatedAt = now
 	c.ExpiresAt, c.UsedAt, c.RevokedAt = normTime(c.ExpiresAt), normTimePtr(c.UsedAt), normTimePtr(c.RevokedAt)
 	c.SecretHash = cloneBytes(c.SecretHash)
-	_, err := s.exec(ctx, `INSERT INTO tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, string(c.Kind), c.Email, nullString(c.UserID), nullString(c.OrgID), string(c.Role), string(c.VendorRole),
-		c.CreatedBy, c.CreatedAt, c.ExpiresAt, c.UsedAt, c.SecretHash, c.RevokedAt)
+		c.CreatedBy, c.CreatedAt, c.ExpiresAt, c.UsedAt, c.SecretHash, c.RevokedAt, c.CodeChallenge, c.RedirectURI, c.ClientName)
 	if err != nil {
 		e := &errs{idConflict: fmt.Sprintf("a ticket with id %q already exists", c.ID)}
 		if c.UserID != "" {
@@ -167,9 +168,9 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 // the given time (now when zero); ENOTFOUND if the user does not exist.
 func (s *store) ExpireTickets(ctx context.Context, userID string, kind freight.TicketKind, at time.Time) error {
 	switch kind {
-	case freight.TicketInvite, freight.TicketVerify, freight.TicketReset:
+	case freight.TicketInvite, freight.TicketVerify, freight.TicketReset, freight.TicketCLI:
 	default:
-		return freight.FieldError("kind", "must be invite, verify or reset")
+		return freight.FieldError("kind", "must be invite, verify, reset or cli")
 	}
 	if at.IsZero() {
 		at = s.db.now()

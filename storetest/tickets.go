@@ -20,6 +20,7 @@ var ticketTests = []subtest{
 	{"UseConcurrent", testTicketUseConcurrent},
 	{"Expire", testTicketExpire},
 	{"Cascade", testTicketCascade},
+	{"CLI", testTicketCLI},
 }
 
 // newTicket returns a ticket of the kind for the user, made the way the
@@ -351,5 +352,72 @@ func testTicketCascade(t *testing.T, s freight.Store) {
 		got, err := s.Ticket(ctx, tk.ID)
 		noErr(t, "Ticket kept", err)
 		checkSame(t, "a ticket of neither", got, tk)
+	}
+}
+
+// newCLITicket returns the authorization code of a command-line sign-in of
+// the user as a member of the organization.
+func newCLITicket(email, userID, orgID string) *freight.Ticket {
+	t := newTicket(freight.TicketCLI, email, userID)
+	t.OrgID, t.Role = orgID, freight.RoleMember
+	t.CodeChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	t.RedirectURI = "http://127.0.0.1:49152/callback"
+	t.ClientName = "build-07"
+	return t
+}
+
+// testTicketCLI checks that the authorization code of a command-line
+// sign-in keeps its binding (challenge, loopback address, machine name,
+// role), is used once, and refuses the fields that do not fit.
+func testTicketCLI(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	o := MustCreateOrganization(t, s, newOrg("acme"))
+	u := MustCreateUser(t, s, newUser("ann@example.com"))
+	tk := MustCreateTicket(t, s, newCLITicket(u.Email, u.ID, o.ID))
+	got, err := s.Ticket(ctx, tk.ID)
+	noErr(t, "Ticket", err)
+	checkSame(t, "Ticket(cli)", got, tk)
+	if got.CodeChallenge != tk.CodeChallenge || got.RedirectURI != tk.RedirectURI || got.ClientName != "build-07" || got.Role != freight.RoleMember || got.OrgID != o.ID {
+		t.Errorf("stored cli ticket = %+v, want the binding it was created with", got)
+	}
+	used, err := s.UseTicket(ctx, tk.ID, time.Time{})
+	noErr(t, "UseTicket", err)
+	if used.UsedAt == nil || used.CodeChallenge != tk.CodeChallenge {
+		t.Errorf("UseTicket = %+v, want it used and whole", used)
+	}
+	_, err = s.UseTicket(ctx, tk.ID, time.Time{})
+	wantCode(t, "UseTicket a second time", err, freight.ECONFLICT)
+
+	vendor := newCLITicket(u.Email, u.ID, "")
+	vendor.Role, vendor.VendorRole = "", freight.RolePublisher
+	MustCreateTicket(t, s, vendor)
+
+	var made []string
+	mk := func(mod func(*freight.Ticket)) *freight.Ticket {
+		tk := newCLITicket(u.Email, u.ID, o.ID)
+		mod(tk)
+		made = append(made, tk.ID)
+		return tk
+	}
+	for name, tk := range map[string]*freight.Ticket{
+		"no user":              mk(func(tk *freight.Ticket) { tk.UserID = "" }),
+		"no role":              mk(func(tk *freight.Ticket) { tk.Role, tk.OrgID = "", "" }),
+		"org role without org": mk(func(tk *freight.Ticket) { tk.OrgID = "" }),
+		"both roles":           mk(func(tk *freight.Ticket) { tk.VendorRole = freight.RoleAdmin }),
+		"vendor role as org":   mk(func(tk *freight.Ticket) { tk.Role = freight.RoleAdmin }),
+		"short challenge":      mk(func(tk *freight.Ticket) { tk.CodeChallenge = tk.CodeChallenge[:42] }),
+		"no redirect":          mk(func(tk *freight.Ticket) { tk.RedirectURI = "" }),
+		"no client name":       mk(func(tk *freight.Ticket) { tk.ClientName = "" }),
+		"control in name":      mk(func(tk *freight.Ticket) { tk.ClientName = "build\x1b[2J" }),
+		"challenge on a reset": mk(func(tk *freight.Ticket) { tk.Kind, tk.OrgID, tk.Role = freight.TicketReset, "", "" }),
+		"redirect on an invite": mk(func(tk *freight.Ticket) {
+			tk.Kind, tk.UserID, tk.CodeChallenge, tk.ClientName = freight.TicketInvite, "", "", ""
+		}),
+	} {
+		wantCode(t, "CreateTicket(cli) with "+name, s.CreateTicket(ctx, tk), freight.EINVALID)
+	}
+	for _, id := range made {
+		_, err := s.Ticket(ctx, id)
+		wantCode(t, "Ticket after an invalid create", err, freight.ENOTFOUND)
 	}
 }

@@ -19,9 +19,9 @@ func TestNew(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"accept-invitation", "account", "admin-audit", "admin-edges", "admin-licenses", "admin-organization",
-		"admin-organizations", "admin-users", "analytics", "catalog", "console", "console-product", "console-release",
-		"error", "forgot-password", "licenses", "org", "org-downloads", "product", "reset-password", "sign-in", "sign-in-mfa",
-		"verify-email"}
+		"admin-organizations", "admin-users", "analytics", "catalog", "cli-authorize", "console", "console-product",
+		"console-release", "error", "forgot-password", "licenses", "org", "org-downloads", "product", "reset-password",
+		"sign-in", "sign-in-mfa", "verify-email"}
 	if got := u.Pages(); !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,20 @@ func (c *clientConfig) client() (*client.Client, error) {
 	if c.server == "" || c.token == "" {
 		return nil, errors.New("no server or token: pass --server and --token, set FREIGHT_SERVER and FREIGHT_TOKEN, or run freight login")
 	}
-	return client.New(c.server, c.token).WithUserAgent("freight/" + version), nil
+	return client.New(c.server, c.token).WithUserAgent("freight/" + version).WithHTTPClient(&http.Client{Transport: cliTransport()}), nil
+}
+
+// cliTransport is the HTTP transport of the client commands: the default
+// one (proxies from the environment, HTTP/2), but keeping a connection
+// for every part or segment in flight instead of two per host, so that
+// parallel transfers do not open a new connection per request, and with
+// larger buffers for the bulk bytes.
+func cliTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	tr.WriteBufferSize = 256 << 10
+	tr.ReadBufferSize = 64 << 10
+	return tr
 }
 
 func cmp(a, b string) string {
@@ -75,11 +89,29 @@ func loginFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) er
 	var c clientConfig
 	c.flags(fs)
 	var email string
+	var web, noBrowser bool
 	fs.StringVar(&email, "email", "", "sign in with this email and its password (and a second-factor code when the account has one) instead of giving a token: a personal token with your role is made and kept")
+	fs.BoolVar(&web, "web", false, "sign in with your browser (any sign-in the portal offers, second factor included): a personal token named after this machine is made and kept; the default on a desktop's terminal when neither --token nor --email is given")
+	fs.BoolVar(&noBrowser, "no-browser", false, "with --web (implied): only print the address to open, in a browser on this machine, instead of opening one")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
 		in := os.Stdin
+		web = web || noBrowser
+		if web && (c.token != "" || email != "") {
+			return usageError{errors.New("login: --web signs in with the browser; it does not go with --token or --email")}
+		}
 		if c.server == "" {
 			c.server = prompt(in, stderr, "Portal URL: ")
+		}
+		// On a desktop's terminal, with nothing else given, the browser is
+		// the easy way: it offers every sign-in the portal has.
+		if !web && c.token == "" && email == "" && term.IsTerminal(int(in.Fd())) && browserLikely() {
+			web = true
+		}
+		if web {
+			var err error
+			if c.token, err = webLogin(ctx, c.server, !noBrowser, stderr); err != nil {
+				return err
+			}
 		}
 		if c.token == "" && email == "" {
 			c.token = prompt(in, stderr, "API token (leave empty to sign in with your email and password): ")
@@ -116,7 +148,11 @@ func loginFlags(fs *flag.FlagSet) func(context.Context, io.Writer, io.Writer) er
 		if err := writeFileAtomic(path, b, 0o600); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Logged in to %s as %s (%s). Saved in %s.\n", c.server, cmp(me.UserID, me.TokenID), me.Role, path)
+		who := cmp(me.UserID, me.TokenID)
+		if me.User != nil && me.User.Email != "" {
+			who = me.User.Email
+		}
+		fmt.Fprintf(stdout, "Logged in to %s as %s (%s). Saved in %s.\n", c.server, who, me.Role, path)
 		return nil
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -53,7 +52,15 @@ const (
 	fetchChunkTime = time.Second
 	// fetchMinSegment is the smallest segment worth its own connection.
 	fetchMinSegment = 1 << 20
-	fetchBuffer     = 64 << 10
+	// fetchSegmentMax and fetchMaxSegments bound the segments a download
+	// with several workers is cut into (see planSegments).
+	fetchSegmentMax  = 32 << 20
+	fetchMaxSegments = 1024
+	// fetchBuffer is the most one read from the network takes: a read
+	// returns what has arrived, so a large buffer costs nothing when the
+	// link is slow and saves read and write calls when the client is
+	// the bottleneck.
+	fetchBuffer = 1 << 20
 	// fetchAttempts bounds the failures in a row of one segment (transport
 	// errors, 5xx) before the download gives up; progress resets it.
 	fetchAttempts = 10
@@ -409,7 +416,27 @@ func planSegments(segs []stateSegment, n int) []stateSegment {
 	for i := range pieces {
 		pieces[i] = 1
 	}
-	for count := len(todo); count < n; count++ {
+	// With several workers, what is left is also cut into pieces of at
+	// most fetchSegmentMax (more for huge files, to keep the state small),
+	// which the workers take in file order: the bytes from the start of the
+	// file then arrive about as fast as all bytes do, and the SHA-256,
+	// which can only go from the start, keeps up instead of being left
+	// with most of the file at the end.
+	if n > 1 {
+		var left int64
+		for _, t := range todo {
+			left += t.End - t.Start
+		}
+		most := max(fetchSegmentMax, left/fetchMaxSegments)
+		for i, t := range todo {
+			pieces[i] = max(pieces[i], (t.End-t.Start+most-1)/most)
+		}
+	}
+	count := 0
+	for _, k := range pieces {
+		count += int(k)
+	}
+	for ; count < n; count++ {
 		best, bestLen := -1, int64(0)
 		for i, t := range todo {
 			l := t.End - t.Start
@@ -477,6 +504,7 @@ type fetcher struct {
 	limit   *rateLimiter
 	bar     *bar
 	fetched atomic.Int64
+	hash    *hashFollower
 
 	mu        sync.Mutex
 	grant     *client.Grant
@@ -573,6 +601,7 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 	f.bar.Set(res.BytesResumed)
 
 	hf := f.followHash()
+	f.hash = hf
 	err = f.run(ctx, o.segments, statePath)
 	res.BytesFetched, res.Grants = f.fetched.Load(), f.gen
 	if err != nil {
@@ -633,79 +662,6 @@ func loadFetchState(statePath, partPath string, file remoteFile) (fetchState, bo
 		os.Remove(statePath)
 	}
 	return fetchState{}, false
-}
-
-// hashFollower computes the part file's SHA-256 while the download runs:
-// it reads and hashes the bytes from the start of the file as far as they
-// have all arrived, so that when the last byte arrives little is left to
-// hash. It hashes what is in the part file, after it was written, just as
-// reading the finished file would.
-type hashFollower struct {
-	f    *fetcher
-	h    hash.Hash
-	at   int64 // bytes hashed
-	buf  []byte
-	err  error
-	stop chan struct{}
-	done chan struct{}
-}
-
-func (f *fetcher) followHash() *hashFollower {
-	hf := &hashFollower{f: f, h: sha256.New(), buf: make([]byte, 1<<20), stop: make(chan struct{}), done: make(chan struct{})}
-	go hf.follow()
-	return hf
-}
-
-func (hf *hashFollower) follow() {
-	defer close(hf.done)
-	for {
-		select {
-		case <-hf.stop:
-			return
-		default:
-		}
-		if hf.step(hf.f.arrived()) {
-			continue
-		}
-		select {
-		case <-hf.stop:
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// step hashes the next bytes before limit, reporting whether there were any.
-func (hf *hashFollower) step(limit int64) bool {
-	n := min(limit-hf.at, int64(len(hf.buf)))
-	if hf.err != nil || n <= 0 {
-		return false
-	}
-	if _, err := hf.f.part.ReadAt(hf.buf[:n], hf.at); err != nil {
-		hf.err = err
-		return false
-	}
-	hf.h.Write(hf.buf[:n])
-	hf.at += n
-	return true
-}
-
-// abort stops following.
-func (hf *hashFollower) abort() {
-	close(hf.stop)
-	<-hf.done
-}
-
-// sum stops following, hashes the rest of the complete file and returns
-// its SHA-256.
-func (hf *hashFollower) sum() (string, error) {
-	hf.abort()
-	for hf.step(hf.f.file.Size) {
-	}
-	if hf.err != nil {
-		return "", hf.err
-	}
-	return hex.EncodeToString(hf.h.Sum(nil)), nil
 }
 
 // arrived returns how many bytes from the start of the file are in the
@@ -790,6 +746,8 @@ func (f *fetcher) run(ctx context.Context, n int, statePath string) error {
 			if i >= int64(len(todo)) {
 				return
 			}
+			// The request size learnt on one segment holds for the next.
+			todo[i].chunk = s.chunk
 			s = todo[i]
 		}
 	}
@@ -833,16 +791,18 @@ func (e permanentError) Unwrap() error { return e.error }
 // segment fetches s to its end. started, if not nil, is called once the
 // first request is answered with data.
 func (f *fetcher) segment(ctx context.Context, s *segment, started func()) error {
-	buf := make([]byte, fetchBuffer)
+	size := fetchBuffer
 	if f.limit != nil {
-		buf = buf[:min(fetchBuffer, max(1<<10, int(f.limit.rate/16)))]
+		size = min(fetchBuffer, max(1<<10, int(f.limit.rate/16)))
 	}
+	buf := getBuffer(size)
+	defer func() { putBuffer(buf) }()
 	failures := 0
 	for s.next.Load() < s.end {
 		g, gen, err := f.currentGrant(ctx)
 		if err == nil {
 			var n int64
-			n, err = f.request(ctx, g, gen, s, buf, started)
+			n, err = f.request(ctx, g, gen, s, &buf, started)
 			if n > 0 {
 				failures = 0
 			}
@@ -921,8 +881,9 @@ func (f *fetcher) serve(gen int) {
 }
 
 // request asks for the next chunk of s and writes what arrives, returning
-// the bytes written.
-func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segment, buf []byte, started func()) (int64, error) {
+// the bytes written. Bytes at the front of what is hashed go to the
+// hasher in their buffer, and *buf is replaced by a fresh one.
+func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segment, bufp *[]byte, started func()) (int64, error) {
 	from := s.next.Load()
 	if s.chunk == 0 {
 		s.chunk = fetchChunk
@@ -979,18 +940,23 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 		}
 	}()
 	for got < want {
+		buf := *bufp
 		n, err := resp.Body.Read(buf[:min(int64(len(buf)), want-got)])
 		watchdog.Stop()
 		if n > 0 {
 			// Bytes that arrived are kept, even when interrupted meanwhile.
 			f.limit.wait(ctx, n)
-			if _, werr := f.part.WriteAt(buf[:n], from+got); werr != nil {
+			at := from + got
+			if _, werr := f.part.WriteAt(buf[:n], at); werr != nil {
 				return got, permanentError{fmt.Errorf("writing the part file: %w", werr)}
 			}
 			got += int64(n)
 			s.next.Store(from + got)
 			f.fetched.Add(int64(n))
 			f.bar.Add(int64(n))
+			if f.hash != nil && f.hash.offer(at, buf[:n]) {
+				*bufp = getBuffer(len(buf))
+			}
 		}
 		if err == io.EOF && got < want {
 			err = io.ErrUnexpectedEOF

@@ -751,6 +751,11 @@ func TestPlanSegments(t *testing.T) {
 		{"Empty", nil, 8, nil},
 		{"Resumed", []stateSegment{{0, 4 * M, 4 * M}, {4 * M, 8 * M, 6 * M}}, 2,
 			[]stateSegment{{0, 6 * M, 6 * M}, {6 * M, 7 * M, 6 * M}, {7 * M, 8 * M, 7 * M}}},
+		// Several workers take pieces of at most 32 MiB in file order;
+		// one worker takes the file as one.
+		{"Large", []stateSegment{{0, 160 * M, 0}}, 4, []stateSegment{{0, 32 * M, 0}, {32 * M, 64 * M, 32 * M}, {64 * M, 96 * M, 64 * M}, {96 * M, 128 * M, 96 * M}, {128 * M, 160 * M, 128 * M}}},
+		{"LargeOneWorker", []stateSegment{{0, 160 * M, 0}}, 1, []stateSegment{{0, 160 * M, 0}}},
+		{"LargeResumed", []stateSegment{{0, 40 * M, 10 * M}}, 2, []stateSegment{{0, 10 * M, 10 * M}, {10 * M, 25 * M, 10 * M}, {25 * M, 40 * M, 25 * M}}},
 		{"MoreLeftThanWorkers", []stateSegment{{0, 2 * M, M}, {2 * M, 4 * M, 3 * M}, {4 * M, 6 * M, 5 * M}}, 2,
 			[]stateSegment{{0, M, M}, {M, 2 * M, M}, {2 * M, 3 * M, 3 * M}, {3 * M, 4 * M, 3 * M}, {4 * M, 5 * M, 5 * M}, {5 * M, 6 * M, 5 * M}}},
 	} {

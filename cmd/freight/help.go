@@ -17,10 +17,18 @@ var examples = map[string]string{
 	"serve": `  freight serve --database postgres://freight@db/freight --blobs 's3://releases/prod?region=eu-central-1'
   FREIGHT_DATABASE=sqlite:///var/lib/freight/freight.db freight serve --addr :8080 --log-format json
 `,
-	"login": `  freight login --server https://downloads.example.com --token frt_…
-  freight login            # asks for both
+	"login": `  freight login --server https://downloads.example.com --web
+                           # opens your browser; sign in there and allow: a personal token
+                           # named after this machine is kept (revoke it on your account page)
+  freight login --server https://downloads.example.com --no-browser
+                           # the same, printing the address to open instead of opening it
+  freight login --server https://downloads.example.com --token frt_…
   freight login --server https://downloads.example.com --email you@example.com
                            # signs in with your password (and code) and keeps a new personal token
+  freight login            # asks for the URL; then the browser on a desktop, else a token or
+                           # your email and password
+
+  The token is kept in the user's configuration directory (login.json, readable by you only).
 `,
 	"publish": `  freight publish --product millwright --version 2.4.0 --platform windows --arch x86_64 dist/*.msi
   freight publish --product millwright --version 2.5.0-rc.1 --channel rc --notes NOTES.md --draft setup.exe

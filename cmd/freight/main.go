@@ -14,7 +14,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	endProfile := startProfile()
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	endProfile()
 	stop()
 	if err != nil {
 		if err != errUsage {

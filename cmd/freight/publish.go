@@ -265,12 +265,13 @@ func (c *publishConfig) sendParts(ctx context.Context, cl *client.Client, f *os.
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	urls := &partURLCache{cl: cl, uploadID: up.ID, parts: missing, urls: map[int]string{}}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range c.concurrency {
 		wg.Go(func() {
 			for n := range jobs {
-				if err := c.sendPart(ctx, cl, f, up, n, bar); err != nil {
+				if err := c.sendPart(ctx, cl, urls, f, up, n, bar); err != nil {
 					cancel(fmt.Errorf("part %d: %w", n, err))
 					return
 				}
@@ -295,7 +296,7 @@ feed:
 
 // sendPart sends one part, asking for a fresh URL and trying again with
 // backoff when the attempt fails for a reason that may pass.
-func (c *publishConfig) sendPart(ctx context.Context, cl *client.Client, f *os.File, up *client.Upload, n int, bar *bar) error {
+func (c *publishConfig) sendPart(ctx context.Context, cl *client.Client, urls *partURLCache, f *os.File, up *client.Upload, n int, bar *bar) error {
 	offset := int64(n-1) * up.PartSize
 	partSize := min(up.PartSize, up.Size-offset)
 	var err error
@@ -307,19 +308,20 @@ func (c *publishConfig) sendPart(ctx context.Context, cl *client.Client, f *os.F
 			case <-time.After(client.Backoff(attempt-1, jitter)):
 			}
 		}
-		var urls *client.PartURLs
-		if urls, err = cl.PartURLs(ctx, up.ID, []int{n}); err != nil {
+		var u string
+		if u, err = urls.get(ctx, n); err != nil {
 			if client.Retryable(err) {
 				continue
 			}
 			return err
 		}
 		cr := &countingReader{r: io.NewSectionReader(f, offset, partSize), bar: bar}
-		err = cl.PutPart(ctx, urls.URLs[0].URL, cr, partSize)
+		err = cl.PutPart(ctx, u, cr, partSize)
 		if err == nil {
 			return nil
 		}
 		bar.Add(-cr.n) // the bytes did not count
+		urls.forget(n) // the next attempt asks for a fresh URL
 		code := freight.ErrorCode(err)
 		if ctx.Err() != nil || !client.Retryable(err) && code != freight.EUNAUTHORIZED && code != freight.ECONFLICT {
 			return err
@@ -383,4 +385,65 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	r.n += int64(n)
 	r.bar.Add(int64(n))
 	return n, err
+}
+
+// partURLBatch is how many part URLs one request asks for: the API gives
+// up to 1000 at once, and one request per part would cost a round trip
+// and a signature each.
+const partURLBatch = 256
+
+// partURLCache hands out part URLs, asking for them in batches in the
+// order the parts are sent, and again when they are about to expire (a
+// long upload outlives them) or an attempt with one failed.
+type partURLCache struct {
+	cl       *client.Client
+	uploadID string
+	parts    []int // the parts to send, in order
+
+	mu      sync.Mutex
+	urls    map[int]string
+	expires time.Time
+}
+
+// partURLMargin is how long before its expiry a URL is not used for a
+// new attempt any more: a part must have time to go.
+const partURLMargin = 5 * time.Minute
+
+func (p *partURLCache) get(ctx context.Context, n int) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if u, ok := p.urls[n]; ok && time.Until(p.expires) > partURLMargin {
+		delete(p.urls, n)
+		return u, nil
+	}
+	// Ask for n and the parts after it.
+	batch := []int{n}
+	if i := slices.Index(p.parts, n); i >= 0 {
+		batch = p.parts[i:min(len(p.parts), i+partURLBatch)]
+	}
+	ans, err := p.cl.PartURLs(ctx, p.uploadID, batch)
+	if err != nil {
+		return "", err
+	}
+	p.urls = make(map[int]string, len(ans.URLs))
+	p.expires = ans.ExpiresAt
+	u := ""
+	for _, pu := range ans.URLs {
+		if pu.Number == n {
+			u = pu.URL
+		} else {
+			p.urls[pu.Number] = pu.URL
+		}
+	}
+	if u == "" {
+		return "", fmt.Errorf("the server gave no URL for part %d", n)
+	}
+	return u, nil
+}
+
+// forget drops the URL of part n, if it is still there.
+func (p *partURLCache) forget(n int) {
+	p.mu.Lock()
+	delete(p.urls, n)
+	p.mu.Unlock()
 }

@@ -46,7 +46,7 @@ func commands() []command {
 		{"demo", "", "run the portal on embedded defaults with seeded demo data", demoFlags},
 		{"migrate", "", "bring the database schema up to date and exit", migrateFlags},
 		{"create-admin", "", "create a vendor admin (if needed) and print a new admin API token", createAdminFlags},
-		{"login", "", "check a portal URL and API token and keep them for the client commands", loginFlags},
+		{"login", "", "sign in to a portal (with your browser, a password, or an API token) and keep the token for the client commands", loginFlags},
 		{"publish", "FILE...", "upload files to a release (resumable, parallel) and publish it", publishFlags},
 		{"download", "REF", "download a file: parallel segments, resumable, verified against its SHA-256", downloadFlags},
 		{"catalog", "", "list the releases and files you may download", catalogFlags},
@@ -109,7 +109,7 @@ func usage(w io.Writer) {
 
 // knownEnv returns the environment variable of every flag of every command.
 func knownEnv() map[string]bool {
-	known := map[string]bool{}
+	known := map[string]bool{envName("cpuprofile"): true} // see profile.go
 	for _, c := range commands() {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 		c.flags(fs)

@@ -233,6 +233,17 @@
       box.hidden = false;
       box.focus();
     },
+    // cli sends the browser back to the command line that asked, on this
+    // machine's loopback address, with the code the portal made.
+    cli: function (form, data) {
+      var to = data.redirect_to || "";
+      if (!/^http:\/\/(127\.0\.0\.1|\[::1\]):[0-9]+\//.test(to)) {
+        showError(form, new Error("The portal answered an address that is not this machine's."));
+        return;
+      }
+      reveal(form, ".done");
+      window.location.assign(to);
+    },
     token: function (form, data) {
       var box = reveal(form, ".token-secret");
       if (box) {

@@ -1,5 +1,5 @@
 -- Invitations can be withdrawn before they are accepted. Keep it in step
--- with ../sqlite/0011_invitations.sql.
+-- with ../sqlite/0012_invitations.sql.
 --
 -- revoked_at is set once, when an org-admin or a vendor admin withdraws an
 -- unused ticket; a withdrawn ticket is kept (not deleted) so that its link
