@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/jobs"
 )
 
 // Janitor settings.
@@ -20,15 +21,20 @@ const (
 // doneJobRetention is how long finished jobs stay listed.
 const doneJobRetention = 7 * 24 * time.Hour
 
-// RunJanitor runs the periodic upkeep every interval until ctx ends:
+// RunJanitor schedules the periodic upkeep every interval until ctx ends:
 // expiring abandoned uploads, pruning ended sessions, old done jobs, full
 // rate-limit buckets and past quota windows, and, every gcInterval,
-// collecting garbage blobs. Every replica runs it, and each sweep is
-// claimed in the store first (Store.ClaimSweep), so that on a shared
-// database one replica does each sweep per interval for all: the others
-// find it claimed and skip it. If the replica that claimed a sweep dies,
-// another takes it at the next interval; every sweep is idempotent, so a
-// sweep that ran twice would only have wasted work.
+// collecting garbage blobs. It does not do the sweeps itself: it enqueues
+// each as a durable job (see Sweep), which the job queue of any replica
+// runs, retries with its backoff when it fails, and lists in
+// GET /api/v1/jobs like any other background work.
+//
+// Every replica runs it, and each sweep is claimed in the store
+// (Store.ClaimSweep) in the transaction that enqueues its job, so that on a
+// shared database one replica enqueues each sweep per interval for all: the
+// others find it claimed and skip it. If a replica dies between claim and
+// commit, neither the claim nor the job is kept, and another replica takes
+// the sweep at its next tick.
 func (s *Server) RunJanitor(ctx context.Context, interval, gcInterval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -42,34 +48,52 @@ func (s *Server) RunJanitor(ctx context.Context, interval, gcInterval time.Durat
 	}
 }
 
-// sweep is one kind of periodic upkeep.
+// sweep is one kind of periodic upkeep, run as a job of its kind. Every
+// sweep is idempotent: it removes what is past its time as of when it runs,
+// so a sweep that runs twice, after a lost lease or a retry, or because two
+// of its jobs were queued, finds nothing left the second time and has only
+// wasted work.
 type sweep struct {
-	name string
-	gc   bool // runs every gcInterval rather than every interval
+	kind string // the job kind, also the name the sweep is claimed under
+	gc   bool   // runs every gcInterval rather than every interval
 	run  func(ctx context.Context, s *Server) (int, error)
 	done string // the log message when it did something
 }
 
+// The kinds of the sweep jobs.
+const (
+	SweepUploads    = "sweep-uploads"
+	SweepSessions   = "sweep-sessions"
+	SweepJobs       = "sweep-jobs"
+	SweepRateLimits = "sweep-ratelimits"
+	SweepUsage      = "sweep-usage"
+	SweepBlobs      = "gc-blobs"
+)
+
+// SweepKinds are the kinds of the sweep jobs, in the order Sweep enqueues
+// them.
+var SweepKinds = []string{SweepUploads, SweepSessions, SweepJobs, SweepRateLimits, SweepUsage, SweepBlobs}
+
 var sweeps = []sweep{
-	{name: "uploads", done: "expired uploads", run: func(ctx context.Context, s *Server) (int, error) { return s.ExpireUploads(ctx) }},
+	{kind: SweepUploads, done: "expired uploads", run: func(ctx context.Context, s *Server) (int, error) { return s.ExpireUploads(ctx) }},
 	// Sessions past their absolute end are dead already; drop the rows.
-	{name: "sessions", done: "pruned expired sessions", run: func(ctx context.Context, s *Server) (int, error) {
+	{kind: SweepSessions, done: "pruned expired sessions", run: func(ctx context.Context, s *Server) (int, error) {
 		return s.store.PruneSessions(ctx, s.now())
 	}},
 	// Done jobs are kept a while for people looking into what happened,
 	// then dropped; dead ones stay until an admin retries them.
-	{name: "jobs", done: "pruned done jobs", run: func(ctx context.Context, s *Server) (int, error) {
+	{kind: SweepJobs, done: "pruned done jobs", run: func(ctx context.Context, s *Server) (int, error) {
 		return s.store.PruneJobs(ctx, s.now().Add(-doneJobRetention))
 	}},
 	// A bucket that filled up again holds nothing.
-	{name: "rate-buckets", done: "pruned full rate-limit buckets", run: func(ctx context.Context, s *Server) (int, error) {
+	{kind: SweepRateLimits, done: "pruned full rate-limit buckets", run: func(ctx context.Context, s *Server) (int, error) {
 		if _, ok := s.buckets.(storeBuckets); !ok {
 			return 0, nil
 		}
 		return s.buckets.prune(ctx, s.now())
 	}},
 	// Usage of past windows: nothing shows or checks it any more.
-	{name: "usage", done: "pruned past quota windows", run: func(ctx context.Context, s *Server) (int, error) {
+	{kind: SweepUsage, done: "pruned past quota windows", run: func(ctx context.Context, s *Server) (int, error) {
 		n := 0
 		for _, p := range freight.QuotaPeriods {
 			m, err := s.store.PruneUsage(ctx, p, freight.LimitWindowStart(p, s.now()))
@@ -80,42 +104,83 @@ var sweeps = []sweep{
 		}
 		return n, nil
 	}},
-	{name: "gc", gc: true, done: "deleted unreferenced blobs", run: func(ctx context.Context, s *Server) (int, error) {
+	{kind: SweepBlobs, gc: true, done: "deleted unreferenced blobs", run: func(ctx context.Context, s *Server) (int, error) {
 		return s.CollectGarbage(ctx, gcGrace)
 	}},
 }
 
-// Sweep runs, once, every sweep that no replica has claimed for the
-// current interval, and returns the names of those it ran. A claim lasts
-// nine tenths of its interval, so that the replica that ran a sweep last
-// time, ticking a little early, can claim it again.
+// handleSweeps registers the handlers of the sweep jobs on the queue.
+func (s *Server) handleSweeps() {
+	for _, sw := range sweeps {
+		s.jobs.Handle(sw.kind, func(ctx context.Context, _ *freight.Job) error {
+			n, err := sw.run(ctx, s)
+			if n > 0 {
+				s.logger.InfoContext(ctx, sw.done, "count", n)
+			}
+			return err
+		})
+	}
+}
+
+// Sweep enqueues, once, the job of every sweep that no replica has claimed
+// for the current interval, and returns the kinds of those it enqueued. The
+// claim and the job commit in one transaction, or neither does. A claim
+// lasts nine tenths of its interval, so that the replica that claimed a
+// sweep last time, ticking a little early, can claim it again.
+//
+// A claimed sweep whose previous job is still queued or running (retrying
+// after a failure, or not yet picked up) gets no second job: the pending
+// one does the same work, and a sweep that keeps failing does not pile up
+// a job per interval.
 func (s *Server) Sweep(ctx context.Context, interval, gcInterval time.Duration) []string {
 	if mb, ok := s.buckets.(*memBuckets); ok {
 		mb.prune(ctx, s.now()) // this process's own buckets: no claim needed
 	}
-	var ran []string
+	var queued []string
 	for _, sw := range sweeps {
 		every := interval
 		if sw.gc {
 			every = gcInterval
 		}
-		now := s.now()
-		ok, err := s.store.ClaimSweep(ctx, sw.name, s.replica, now, now.Add(max(every*9/10, time.Millisecond)))
+		enqueued := false
+		err := s.store.Tx(ctx, func(tx freight.Store) error {
+			now := s.now()
+			ok, err := tx.ClaimSweep(ctx, sw.kind, s.replica, now, now.Add(max(every*9/10, time.Millisecond)))
+			if err != nil || !ok {
+				return err
+			}
+			if pending, err := sweepPending(ctx, tx, sw.kind); err != nil || pending {
+				return err
+			}
+			if _, err := s.jobs.Enqueue(ctx, tx, sw.kind, nil, jobs.Options{}); err != nil {
+				return err
+			}
+			enqueued = true
+			return nil
+		})
 		if err != nil {
-			s.logger.ErrorContext(ctx, "claiming a janitor sweep", "sweep", sw.name, "err", err)
+			s.logger.ErrorContext(ctx, "scheduling a janitor sweep", "sweep", sw.kind, "err", err)
 			continue
 		}
-		if !ok {
-			continue
-		}
-		ran = append(ran, sw.name)
-		if n, err := sw.run(ctx, s); err != nil {
-			s.logger.ErrorContext(ctx, "janitor sweep failed", "sweep", sw.name, "err", err)
-		} else if n > 0 {
-			s.logger.InfoContext(ctx, sw.done, "count", n)
+		if enqueued {
+			queued = append(queued, sw.kind)
 		}
 	}
-	return ran
+	if len(queued) > 0 {
+		s.jobs.Notify() // the jobs are committed now
+	}
+	return queued
+}
+
+// sweepPending reports whether a job of the kind is queued or running.
+func sweepPending(ctx context.Context, st freight.Store, kind string) (bool, error) {
+	for _, state := range []freight.JobState{freight.JobQueued, freight.JobRunning} {
+		js, _, err := st.Jobs(ctx, freight.JobFilter{Kind: kind, State: state, Page: freight.Page{Limit: 1}})
+		if err != nil || len(js) > 0 {
+			return len(js) > 0, err
+		}
+	}
+	return false, nil
 }
 
 // ExpireUploads aborts open uploads whose time ran out and marks their

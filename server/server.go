@@ -262,6 +262,7 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.jobs.Handle(releaseNotifyKind, s.releaseNotifyJob)
 	s.hookClient = cfg.Webhooks.Policy.Client(cfg.Webhooks.Timeout)
 	s.jobs.Handle(webhookJobKind, s.webhookJob)
+	s.handleSweeps()
 	s.handler = s.routes()
 	return s
 }
