@@ -419,7 +419,7 @@ func newReplicas(t testing.TB, url string, n int, opts ...func(*server.Config)) 
 // a token one bucket. Requests alternating between them pass until their
 // combined count reaches the burst, and the next one is refused, whichever
 // server gets it; the refusal is the same on both, and another token is
-// not concerned. The janitor's sweeps run on one replica per interval.
+// not concerned. The janitor's sweep jobs are enqueued by one replica per interval.
 func TestRateLimitAcrossReplicas(t *testing.T) {
 	rs := newReplicas(t, testdb.Postgres(t), 2, withLimits(map[string]string{server.GroupAPI: "1/m burst 7"}))
 	for i := range 7 {
