@@ -299,7 +299,8 @@ type Store interface {
 	// Jobs lists jobs newest first. RetryJob queues a dead job again with
 	// a fresh count of attempts (ECONFLICT for a job that is not dead).
 	// PruneJobs deletes done jobs last updated before the given time and
-	// returns how many it deleted.
+	// returns how many it deleted; PruneJobKind does so for the jobs of
+	// one kind only.
 	EnqueueJob(ctx context.Context, j *Job) error
 	Job(ctx context.Context, id string) (*Job, error)
 	ClaimJobs(ctx context.Context, worker string, kinds []string, n int, lease time.Duration, now time.Time) ([]*Job, error)
@@ -310,6 +311,7 @@ type Store interface {
 	Jobs(ctx context.Context, f JobFilter) ([]*Job, string, error)
 	RetryJob(ctx context.Context, id string, now time.Time) (*Job, error)
 	PruneJobs(ctx context.Context, before time.Time) (int, error)
+	PruneJobKind(ctx context.Context, kind string, before time.Time) (int, error)
 
 	// Rate limits kept in the database, shared by every replica (see
 	// RateLimit for the algorithm). TakeRateToken applies one request at

@@ -18,8 +18,12 @@ const (
 	gcGrace = time.Hour
 )
 
-// doneJobRetention is how long finished jobs stay listed.
-const doneJobRetention = 7 * 24 * time.Hour
+// doneJobRetention is how long finished jobs stay listed;
+// doneSweepRetention is that for the sweeps' jobs.
+const (
+	doneJobRetention   = 7 * 24 * time.Hour
+	doneSweepRetention = 24 * time.Hour
+)
 
 // RunJanitor schedules the periodic upkeep every interval until ctx ends:
 // expiring abandoned uploads, pruning ended sessions, old done jobs, full
@@ -81,9 +85,22 @@ var sweeps = []sweep{
 		return s.store.PruneSessions(ctx, s.now())
 	}},
 	// Done jobs are kept a while for people looking into what happened,
-	// then dropped; dead ones stay until an admin retries them.
+	// then dropped; dead ones stay until an admin retries them. The
+	// sweeps' own done jobs, several a minute, go after a day: the recent
+	// ones show that the sweeps run.
 	{kind: SweepJobs, done: "pruned done jobs", run: func(ctx context.Context, s *Server) (int, error) {
-		return s.store.PruneJobs(ctx, s.now().Add(-doneJobRetention))
+		n, err := s.store.PruneJobs(ctx, s.now().Add(-doneJobRetention))
+		if err != nil {
+			return n, err
+		}
+		for _, kind := range SweepKinds {
+			m, err := s.store.PruneJobKind(ctx, kind, s.now().Add(-doneSweepRetention))
+			if err != nil {
+				return n, err
+			}
+			n += m
+		}
+		return n, nil
 	}},
 	// A bucket that filled up again holds nothing.
 	{kind: SweepRateLimits, done: "pruned full rate-limit buckets", run: func(ctx context.Context, s *Server) (int, error) {

@@ -178,6 +178,17 @@ func TestSweepJobsDoTheWork(t *testing.T) {
 		if js := e.sweepJobs(e.token, server.SweepBlobs); len(js) != 2 || js[0].State != freight.JobDone {
 			t.Errorf("jobs of kind %s after a second collection: %+v, want two done", server.SweepBlobs, js)
 		}
+
+		// A day on, the sweeps' done jobs are pruned but for the latest
+		// ones; the other done jobs stay a week.
+		e.clock.Add(25 * time.Hour)
+		e.srv.Sweep(ctx, time.Minute, time.Hour)
+		e.srv.Wait()
+		for _, k := range server.SweepKinds {
+			if js := e.sweepJobs(e.token, k); len(js) != 1 || js[0].State != freight.JobDone || !js[0].UpdatedAt.Equal(e.clock.Now()) {
+				t.Errorf("jobs of kind %s a day later: %+v, want only the one just done", k, js)
+			}
+		}
 	})
 }
 

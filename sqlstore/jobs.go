@@ -299,3 +299,12 @@ func (s *store) PruneJobs(ctx context.Context, before time.Time) (int, error) {
 	}
 	return int(n), nil
 }
+
+// PruneJobKind deletes the done jobs of the kind last updated before the
+// given time.
+func (s *store) PruneJobKind(ctx context.Context, kind string, before time.Time) (int, error) {
+	if !freight.ValidJobKind(kind) {
+		return 0, freight.FieldError("kind", "is not a kind of job")
+	}
+	return s.deleteCount(ctx, `DELETE FROM jobs WHERE state = 'done' AND kind = ? AND updated_at < ?`, kind, before)
+}

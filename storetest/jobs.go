@@ -26,6 +26,7 @@ var jobTests = []subtest{
 	{"LeaseExpires", testJobLeaseExpires},
 	{"LeaseExpiresOnLastAttempt", testJobLeaseExpiresOnLastAttempt},
 	{"ListRetryPrune", testJobListRetryPrune},
+	{"PruneKind", testJobPruneKind},
 	{"ConcurrentClaim", testJobConcurrentClaim},
 }
 
@@ -488,4 +489,41 @@ func testJobConcurrentClaim(t *testing.T, s freight.Store) {
 			t.Errorf("job %s: state %s, attempts %d, locked by %q; want running once by w%d", j.ID, j.State, j.Attempts, j.LockedBy, owner[j.ID])
 		}
 	}
+}
+
+// PruneJobKind deletes the done jobs of its kind only, by their last
+// update: not those of other kinds, not those still queued.
+func testJobPruneKind(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	now := time.Now().Add(time.Second)
+	done := func(kind string) *freight.Job {
+		j := MustEnqueueJob(t, s, &freight.Job{Kind: kind})
+		if got := mustClaim(t, s, "w", []string{kind}, 1, time.Minute, now); len(got) != 1 || got[0].ID != j.ID {
+			t.Fatalf("claimed %v, want %s", jobIDs(got), j.ID)
+		}
+		noErr(t, "CompleteJob", s.CompleteJob(ctx, j.ID, "w", now))
+		return j
+	}
+	a1, a2, b := done("prune-a"), done("prune-a"), done("prune-b")
+	queued := MustEnqueueJob(t, s, &freight.Job{Kind: "prune-a"})
+
+	n, err := s.PruneJobKind(ctx, "prune-a", now.Add(-time.Hour))
+	noErr(t, "PruneJobKind(old)", err)
+	if n != 0 {
+		t.Errorf("PruneJobKind of an hour ago deleted %d jobs, want 0", n)
+	}
+	n, err = s.PruneJobKind(ctx, "prune-a", now.Add(time.Hour))
+	noErr(t, "PruneJobKind", err)
+	if n != 2 {
+		t.Errorf("PruneJobKind deleted %d jobs, want the two done ones of its kind", n)
+	}
+	for _, j := range []*freight.Job{a1, a2} {
+		_, err := s.Job(ctx, j.ID)
+		wantCode(t, "Job(pruned)", err, freight.ENOTFOUND)
+	}
+	for _, j := range []*freight.Job{b, queued} {
+		mustJob(t, s, j.ID)
+	}
+	_, err = s.PruneJobKind(ctx, "Not A Kind", now)
+	wantCode(t, "PruneJobKind(invalid kind)", err, freight.EINVALID)
 }
