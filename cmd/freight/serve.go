@@ -54,6 +54,7 @@ type serveConfig struct {
 	mailFrom        string
 	smtpURL         string
 	jobConcurrency  int
+	jobLease        time.Duration
 	jobPoll         time.Duration
 	oidcProviders   string
 	metricsToken    string
@@ -95,6 +96,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "send mail through this SMTP server instead of the outbox folder: smtp://user:password@host:587?tls=starttls (tls=tls or smtps:// for port 465, tls=none for a relay on this machine; from= overrides --mail-from; timeout=30s); prefer FREIGHT_SMTP_URL or the config file, since flags show in the process list")
 	fs.IntVar(&c.jobConcurrency, "job-concurrency", jobs.DefaultConcurrency, "background jobs (mail, clean-up) run at once by this replica")
 	fs.DurationVar(&c.jobPoll, "job-poll-interval", jobs.DefaultPollInterval, "how often this replica looks for background jobs queued by others")
+	fs.DurationVar(&c.jobLease, "job-lease", jobs.DefaultLease, "how long a running job stays reserved to this replica without word from it; after a crash, its jobs run elsewhere (or after a restart) once this has passed")
 	fs.StringVar(&c.oidcProviders, "oidc-providers", "", "TOML file listing the OpenID Connect providers people may sign in with (see README)")
 	fs.StringVar(&c.metricsToken, "metrics-token", "", "bearer token GET /metrics requires (default: none, /metrics is public: keep it from the internet); prefer FREIGHT_METRICS_TOKEN or the config file, since flags show in the process list")
 	fs.StringVar(&c.blobs, "blobs", "", "blob store: file:///path or s3://bucket/prefix?endpoint=…&region=…&path_style=true (default: the blobs folder in the data directory)")
@@ -276,7 +278,7 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
 		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
 		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
-		Jobs:              jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll},
+		Jobs:              jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll, Lease: c.jobLease},
 		EdgeHealthTimeout: c.edgeHealth, PrefetchWindow: c.prefetchWindow,
 		MetricsToken: c.metricsToken,
 	}
