@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 
@@ -153,14 +152,8 @@ func (s *Server) yankRelease(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The reason is optional, so an empty body is fine.
 	var in yankInput
-	body, err := s.readBody(w, r)
-	if err != nil {
+	if err := s.decodeOptional(w, r, &in); err != nil {
 		return err
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeBytes(body, &in); err != nil {
-			return err
-		}
 	}
 	return s.transitionRelease(w, r, id, "release.yank", func(_ freight.Store, rel *freight.Release) error {
 		if rel.State != freight.ReleasePublished {

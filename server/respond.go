@@ -150,6 +150,16 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeBytes(body, v)
 }
 
+// decodeOptional is decode for requests whose body may be left out: an
+// empty body leaves v as it is.
+func (s *Server) decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := s.readBody(w, r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return err
+	}
+	return decodeBytes(body, v)
+}
+
 // decodeBytes decodes one JSON object into v, refusing unknown fields and
 // trailing data, and turns decoder errors into messages that name the field.
 // Decoding into a populated v overwrites only the fields present, which is

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"time"
@@ -240,14 +239,8 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	var in rotateInput
-	body, err := s.readBody(w, r)
-	if err != nil {
+	if err := s.decodeOptional(w, r, &in); err != nil {
 		return err
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeBytes(body, &in); err != nil {
-			return err
-		}
 	}
 	grace := s.cfg.Webhooks.RotationGrace
 	if in.GraceSeconds != nil {
