@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -189,16 +188,7 @@ func mailText(t *testing.T, h mail.Header, body io.Reader) string {
 func TestAdminBrowser(t *testing.T) {
 	chromium(t) // skip before starting a demo for nothing
 	dir := t.TempDir()
-	d := start(t, nil, "demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
-	base := d.stdout.waitFor(t, regexp.MustCompile(`Freight demo is running at (http://\S+)`), d.done)
-	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info demoInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		t.Fatal(err)
-	}
+	base, info := startDemo(t, dir)
 	admin := api{t: t, url: base, token: info.Admin.Token}
 	products := map[string]demoProductInfo{}
 	for _, p := range info.Products {

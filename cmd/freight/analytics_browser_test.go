@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,16 +83,7 @@ func orgDownloads(t *testing.T, base, token string) map[string]int64 {
 func TestBrowserAnalytics(t *testing.T) {
 	chromium(t)
 	dir := t.TempDir()
-	d := start(t, nil, "demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
-	base := d.stdout.waitFor(t, regexp.MustCompile(`Freight demo is running at (http://\S+)`), d.done)
-	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info demoInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		t.Fatal(err)
-	}
+	base, info := startDemo(t, dir)
 	password := map[string]string{}
 	for _, c := range info.Customers {
 		password[c.Org] = c.Password

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -241,16 +239,7 @@ func (u *ui) signOut() {
 func TestBrowser(t *testing.T) {
 	chromium(t) // skip before starting a demo for nothing
 	dir := t.TempDir()
-	d := start(t, nil, "demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
-	base := d.stdout.waitFor(t, regexp.MustCompile(`Freight demo is running at (http://\S+)`), d.done)
-	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info demoInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		t.Fatal(err)
-	}
+	base, info := startDemo(t, dir)
 	password := map[string]string{}
 	for _, c := range info.Customers {
 		password[c.Org] = c.Password

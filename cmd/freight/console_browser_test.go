@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -234,17 +233,7 @@ func TestBrowserConsole(t *testing.T) {
 	chromium(t) // skip before starting a demo for nothing
 	dir := t.TempDir()
 	const partSize = 5 << 20
-	d := start(t, nil, "demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn",
-		"--upload-part-size", strconv.Itoa(partSize))
-	origin := d.stdout.waitFor(t, regexp.MustCompile(`Freight demo is running at (http://\S+)`), d.done)
-	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info demoInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		t.Fatal(err)
-	}
+	origin, info := startDemo(t, dir, "--upload-part-size", strconv.Itoa(partSize))
 	gate, base := newPartGate(t, origin)
 	downloads := t.TempDir()
 	u := newUI(t, base, downloads)

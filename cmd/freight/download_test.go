@@ -36,17 +36,7 @@ type downloadDemo struct {
 func startDownloadDemo(t *testing.T) *downloadDemo {
 	t.Helper()
 	dir := t.TempDir()
-	d := start(t, nil, "demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn",
-		"--download-start-window", "2s", "--download-resume-window", "2s")
-	url := d.stdout.waitFor(t, regexp.MustCompile(`Freight demo is running at (http://\S+)`), d.done)
-	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info demoInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		t.Fatal(err)
-	}
+	url, info := startDemo(t, dir, "--download-start-window", "2s", "--download-resume-window", "2s")
 	return &downloadDemo{url: url, info: info}
 }
 

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,17 +56,8 @@ func TestParseByteSize(t *testing.T) {
 // whose releases edges prefetch is in the cache before anyone asks.
 func TestEdgeCommand(t *testing.T) {
 	dir := t.TempDir()
-	portal := start(t, nil, "demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn",
-		"--delivery", "edge", "--edge-regions", "lab", "--edge-health-timeout", "5s", "--prefetch-window", "87600h")
-	url := portal.stdout.waitFor(t, regexp.MustCompile(`Freight demo is running at (http://\S+)`), portal.done)
-	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &downloadDemo{url: url}
-	if err := json.Unmarshal(b, &d.info); err != nil {
-		t.Fatal(err)
-	}
+	url, info := startDemo(t, dir, "--delivery", "edge", "--edge-regions", "lab", "--edge-health-timeout", "5s", "--prefetch-window", "87600h")
+	d := &downloadDemo{url: url, info: info}
 	admin := api{t, url, d.info.Admin.Token}
 
 	var created struct {

@@ -5,9 +5,7 @@ import (
 	"net"
 	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -26,11 +24,7 @@ func TestJobsSurviveKill(t *testing.T) {
 	const people = 12
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	out, err := exec.Command(bin, "create-admin", "--email", "ci@vendor.example", "--data-dir", dir).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := regexp.MustCompile(`frt_\S+`).FindString(string(out))
+	token := createAdmin(t, bin, dir)
 
 	// An SMTP server that accepts connections and never says a word.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -14,6 +14,15 @@ import (
 
 var listeningDemoRE = regexp.MustCompile(`Freight demo is running at (http://\S+)`)
 
+// startDemo runs freight demo on a free port with its data in dir and
+// the extra flags given, and returns its URL and its demo.json.
+func startDemo(t *testing.T, dir string, extra ...string) (string, demoInfo) {
+	t.Helper()
+	d := start(t, nil, append([]string{"demo", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn"}, extra...)...)
+	url := d.stdout.waitFor(t, listeningDemoRE, d.done)
+	return url, readDemoInfo(t, dir)
+}
+
 func readDemoInfo(t *testing.T, dir string) demoInfo {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))

@@ -9,9 +9,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -54,11 +52,7 @@ func TestPublishSurvivesKill(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	out, err := exec.Command(bin, "create-admin", "--email", "ci@vendor.example", "--data-dir", dir).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := regexp.MustCompile(`frt_\S+`).FindString(string(out))
+	token := createAdmin(t, bin, dir)
 	serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--upload-part-size", "67108864"}
 	srv := startProcess(t, bin, serveArgs...)
 	api{t, srv.url, token}.call("POST", "/api/v1/products", map[string]any{"slug": "mill", "name": "Mill"}, 201, nil)

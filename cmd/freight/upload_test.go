@@ -41,6 +41,17 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// createAdmin runs the binary's create-admin on the data directory and
+// returns the new admin's API token.
+func createAdmin(t *testing.T, bin, dir string) string {
+	t.Helper()
+	out, err := exec.Command(bin, "create-admin", "--email", "ci@vendor.example", "--data-dir", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return regexp.MustCompile(`frt_\S+`).FindString(string(out))
+}
+
 func startProcess(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -90,11 +101,7 @@ func TestUploadSurvivesKill(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	out, err := exec.Command(bin, "create-admin", "--email", "ci@vendor.example", "--data-dir", dir).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := regexp.MustCompile(`frt_\S+`).FindString(string(out))
+	token := createAdmin(t, bin, dir)
 	serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--upload-part-size", "5242880"}
 	srv := startProcess(t, bin, serveArgs...)
 	a := api{t, srv.url, token}
