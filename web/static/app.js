@@ -348,10 +348,28 @@
     });
   }
 
+  // formatBytes writes a size as the server's pages do (web.FormatBytes):
+  // SI units, one decimal below 10.
+  function formatBytes(n) {
+    if (n < 1000) {
+      return n === 1 ? "1 byte" : n + " bytes";
+    }
+    var units = ["kB", "MB", "GB", "TB", "PB"];
+    var f = n;
+    for (var i = 0; i < units.length; i++) {
+      f /= 1000;
+      if (f < 1000 || i === units.length - 1) {
+        return (f < 10 ? f.toFixed(1) : f.toFixed(0)) + " " + units[i];
+      }
+    }
+    return n + " bytes";
+  }
+
   // Page scripts loaded after this one (console.js, admin.js, org.js) use
   // the same API helper and messages, and add their own steps after a
   // form is sent.
-  window.Freight = { api: api, flash: flash, showError: showError, after: after, localPath: localPath, addInvitation: addInvitation };
+  window.Freight = { api: api, flash: flash, showError: showError, after: after, localPath: localPath, addInvitation: addInvitation,
+    formatBytes: formatBytes };
 
   document.addEventListener("click", function (ev) {
     var el = ev.target.closest("button");

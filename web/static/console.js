@@ -107,20 +107,7 @@
 
   // ---- Formatting for people.
 
-  function formatBytes(n) {
-    if (n < 1000) {
-      return n === 1 ? "1 byte" : n + " bytes";
-    }
-    var units = ["kB", "MB", "GB", "TB", "PB"];
-    var f = n;
-    for (var i = 0; i < units.length; i++) {
-      f /= 1000;
-      if (f < 1000 || i === units.length - 1) {
-        return (f < 10 ? f.toFixed(1) : Math.round(f)) + " " + units[i];
-      }
-    }
-    return n + " bytes";
-  }
+  var formatBytes = F.formatBytes;
 
   function formatDuration(s) {
     s = Math.max(1, Math.round(s));

@@ -28,21 +28,7 @@
     return names[id] || id || "";
   }
 
-  // bytes writes a size as the server's pages do: SI units.
-  function bytes(n) {
-    if (n < 1000) {
-      return n === 1 ? "1 byte" : n + " bytes";
-    }
-    var units = ["kB", "MB", "GB", "TB", "PB"];
-    var f = n;
-    for (var i = 0; i < units.length; i++) {
-      f /= 1000;
-      if (f < 1000 || i === units.length - 1) {
-        return (f < 10 ? f.toFixed(1) : f.toFixed(0)) + " " + units[i];
-      }
-    }
-    return n + " bytes";
-  }
+  var bytes = window.Freight.formatBytes;
 
   function when(iso) {
     var d = new Date(iso);
