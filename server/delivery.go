@@ -105,7 +105,7 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 			Release: eventRelease{ID: rel.ID, Version: rel.Version, Channel: rel.Channel},
 			Product: eventProduct{ID: prod.ID, Slug: prod.Slug, Name: prod.Name}}
 		var err error
-		queued, err = s.emit(ctx, tx, freight.EventArtifactDownloaded, data, orgOnly(g.OrgID))
+		queued, err = s.emitToOrg(ctx, tx, freight.EventArtifactDownloaded, data, g.OrgID)
 		return err
 	})
 	if err != nil {

@@ -13,7 +13,7 @@ var OpenAPIDocument = openAPIDocument
 // Emit queues an event on tx as a change of the server would, for the
 // tests of what a failing change leaves behind.
 func (s *Server) Emit(ctx context.Context, tx freight.Store, typ, orgID string, data any) error {
-	_, err := s.emit(ctx, tx, typ, data, orgOnly(orgID))
+	_, err := s.emitToOrg(ctx, tx, typ, data, orgID)
 	return err
 }
 

@@ -95,7 +95,7 @@ func (s *Server) issueLicense(ctx context.Context, tx freight.Store, key *freigh
 // event to the webhooks that may see it, and a mail to the organization's
 // admins.
 func (s *Server) licenseIssued(r *http.Request, tx freight.Store, l *freight.License) error {
-	if _, err := s.emit(r.Context(), tx, freight.EventLicenseIssued, licenseEvent{OrgID: l.OrgID, License: l}, orgOnly(l.OrgID)); err != nil {
+	if _, err := s.emitToOrg(r.Context(), tx, freight.EventLicenseIssued, licenseEvent{OrgID: l.OrgID, License: l}, l.OrgID); err != nil {
 		return err
 	}
 	return s.queueLicenseMail(r, tx, l)
@@ -211,7 +211,7 @@ func (s *Server) revokeLicense(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return audited{}, err
 		}
-		if _, err := s.emit(ctx, tx, freight.EventLicenseRevoked, licenseEvent{OrgID: l.OrgID, License: l}, orgOnly(l.OrgID)); err != nil {
+		if _, err := s.emitToOrg(ctx, tx, freight.EventLicenseRevoked, licenseEvent{OrgID: l.OrgID, License: l}, l.OrgID); err != nil {
 			return audited{}, err
 		}
 		return audited{id: l.ID, orgID: l.OrgID, details: l}, nil

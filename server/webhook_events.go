@@ -84,23 +84,52 @@ func (s *Server) eventBody(typ string, data any) (string, []byte, error) {
 // commit with the change or not at all. It answers whether any delivery
 // was queued, so that the caller can wake the queue after the commit.
 func (s *Server) emit(ctx context.Context, tx freight.Store, typ string, data any, reaches func(orgID string) (bool, error)) (bool, error) {
+	targets, err := subscribers(ctx, tx, freight.WebhookFilter{}, typ, reaches)
+	if err != nil {
+		return false, err
+	}
+	return s.queueEvent(ctx, tx, typ, data, targets)
+}
+
+// emitToOrg is emit for an event about one organization (none when orgID
+// is ""): it reaches the vendor's webhooks and that organization's, and
+// reads only those, since it runs in every download request.
+func (s *Server) emitToOrg(ctx context.Context, tx freight.Store, typ string, data any, orgID string) (bool, error) {
+	targets, err := subscribers(ctx, tx, freight.WebhookFilter{VendorOnly: true}, typ, nil)
+	if err != nil {
+		return false, err
+	}
+	if orgID != "" {
+		own, err := subscribers(ctx, tx, freight.WebhookFilter{OrgID: orgID}, typ, nil)
+		if err != nil {
+			return false, err
+		}
+		targets = append(targets, own...)
+	}
+	return s.queueEvent(ctx, tx, typ, data, targets)
+}
+
+// subscribers lists the enabled webhooks that f selects and that are
+// subscribed to typ. An organization's webhook is kept only when reaches
+// says so, when reaches is not nil.
+func subscribers(ctx context.Context, tx freight.Store, f freight.WebhookFilter, typ string, reaches func(orgID string) (bool, error)) ([]*freight.Webhook, error) {
 	var targets []*freight.Webhook
-	f := freight.WebhookFilter{Page: freight.Page{Limit: freight.MaxPageSize}}
+	f.Page = freight.Page{Limit: freight.MaxPageSize}
 	seen := map[string]bool{}
 	for {
 		hooks, next, err := tx.Webhooks(ctx, f)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		for _, w := range hooks {
 			if !w.Enabled || !w.Subscribed(typ) {
 				continue
 			}
-			if w.OrgID != "" {
+			if w.OrgID != "" && reaches != nil {
 				ok, known := seen[w.OrgID]
 				if !known {
 					if ok, err = reaches(w.OrgID); err != nil {
-						return false, err
+						return nil, err
 					}
 					seen[w.OrgID] = ok
 				}
@@ -111,10 +140,14 @@ func (s *Server) emit(ctx context.Context, tx freight.Store, typ string, data an
 			targets = append(targets, w)
 		}
 		if next == "" {
-			break
+			return targets, nil
 		}
 		f.After = next
 	}
+}
+
+// queueEvent queues one delivery of a new event to each of targets.
+func (s *Server) queueEvent(ctx context.Context, tx freight.Store, typ string, data any, targets []*freight.Webhook) (bool, error) {
 	if len(targets) == 0 {
 		return false, nil
 	}
@@ -149,13 +182,6 @@ func (s *Server) queueDelivery(ctx context.Context, tx freight.Store, webhookID,
 		return nil, err
 	}
 	return d, nil
-}
-
-// orgOnly is the audience of an event about one organization: its own
-// webhooks, and no other organization's. An event about no organization
-// ("") reaches vendor webhooks only.
-func orgOnly(orgID string) func(string) (bool, error) {
-	return func(o string) (bool, error) { return orgID != "" && o == orgID, nil }
 }
 
 // eventProduct is how events name a product.
