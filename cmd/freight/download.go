@@ -795,14 +795,12 @@ func (f *fetcher) segment(ctx context.Context, s *segment, started func()) error
 	if f.limit != nil {
 		size = min(fetchBuffer, max(1<<10, int(f.limit.rate/16)))
 	}
-	buf := getBuffer(size)
-	defer func() { putBuffer(buf) }()
 	failures := 0
 	for s.next.Load() < s.end {
 		g, gen, err := f.currentGrant(ctx)
 		if err == nil {
 			var n int64
-			n, err = f.request(ctx, g, gen, s, &buf, started)
+			n, err = f.request(ctx, g, gen, s, size, started)
 			if n > 0 {
 				failures = 0
 			}
@@ -883,7 +881,7 @@ func (f *fetcher) serve(gen int) {
 // request asks for the next chunk of s and writes what arrives, returning
 // the bytes written. Bytes at the front of what is hashed go to the
 // hasher in their buffer, and *buf is replaced by a fresh one.
-func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segment, bufp *[]byte, started func()) (int64, error) {
+func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segment, size int, started func()) (int64, error) {
 	from := s.next.Load()
 	if s.chunk == 0 {
 		s.chunk = fetchChunk
@@ -930,47 +928,110 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 		started()
 	}
 	want := last - first + 1
-	var got int64
 	began := time.Now()
-	defer func() {
-		if got < want {
-			s.chunk = fetchChunk // start small again after a failure
-		} else {
-			s.nextChunk(got, time.Since(began))
-		}
-	}()
-	for got < want {
-		buf := *bufp
-		n, err := resp.Body.Read(buf[:min(int64(len(buf)), want-got)])
+	// This goroutine reads; a writer puts the bytes into the part file
+	// and hands them to the hash. Writing to the page cache costs the
+	// CPU about as much as the hash, so on a fast link the two run in
+	// parallel instead of one after the other.
+	w := f.startWriter(s, from, func(err error) { cancel(err) })
+	var read int64
+	var rerr error
+	for read < want {
+		buf := getBuffer(size)
+		n, err := resp.Body.Read(buf[:min(int64(len(buf)), want-read)])
 		watchdog.Stop()
 		if n > 0 {
 			// Bytes that arrived are kept, even when interrupted meanwhile.
 			f.limit.wait(ctx, n)
-			at := from + got
-			if _, werr := f.part.WriteAt(buf[:n], at); werr != nil {
-				return got, permanentError{fmt.Errorf("writing the part file: %w", werr)}
-			}
-			got += int64(n)
-			s.next.Store(from + got)
-			f.fetched.Add(int64(n))
-			f.bar.Add(int64(n))
-			if f.hash != nil && f.hash.offer(at, buf[:n]) {
-				*bufp = getBuffer(len(buf))
-			}
+			w.put(buf[:n])
+			read += int64(n)
+		} else {
+			putBuffer(buf)
 		}
-		if err == io.EOF && got < want {
+		if err == io.EOF && read < want {
 			err = io.ErrUnexpectedEOF
 		}
-		if err != nil && got < want {
-			return got, causeOr(context.Cause(rctx), err)
+		if err != nil && read < want {
+			rerr = causeOr(context.Cause(rctx), err)
+			break
 		}
-		if cerr := ctx.Err(); cerr != nil && got < want {
-			return got, cerr
+		if cerr := ctx.Err(); cerr != nil && read < want {
+			rerr = cerr
+			break
 		}
 		watchdog.Reset(stallTimeout)
 	}
+	got, werr := w.finish()
+	switch {
+	case werr != nil:
+		s.chunk = fetchChunk
+		return got, permanentError{fmt.Errorf("writing the part file: %w", werr)}
+	case rerr != nil:
+		s.chunk = fetchChunk // start small again after a failure
+		return got, rerr
+	}
+	s.nextChunk(got, time.Since(began))
 	io.CopyN(io.Discard, resp.Body, 1) // see EOF, so the connection is reused
 	return got, nil
+}
+
+// partWriter writes one request's bytes into the part file, in order,
+// behind the goroutine that reads them: it advances the segment, the
+// counters and the bar as each buffer is written, and offers the buffer
+// to the hash.
+type partWriter struct {
+	f    *fetcher
+	s    *segment
+	at   int64
+	bufs chan []byte
+	done chan struct{}
+	got  int64 // bytes written; read after done
+	err  error // the write that failed; read after done
+}
+
+// writeQueue bounds the buffers read and not yet written, per request.
+const writeQueue = 8
+
+// startWriter starts writing at offset at of segment s; failed is called
+// once if a write fails, to stop the reading.
+func (f *fetcher) startWriter(s *segment, at int64, failed func(error)) *partWriter {
+	w := &partWriter{f: f, s: s, at: at, bufs: make(chan []byte, writeQueue), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for b := range w.bufs {
+			if w.err != nil {
+				putBuffer(b)
+				continue
+			}
+			if _, err := f.part.WriteAt(b, w.at); err != nil {
+				w.err = err
+				failed(err)
+				putBuffer(b)
+				continue
+			}
+			at := w.at
+			w.at += int64(len(b))
+			w.got += int64(len(b))
+			s.next.Store(w.at)
+			f.fetched.Add(int64(len(b)))
+			f.bar.Add(int64(len(b)))
+			if f.hash == nil || !f.hash.offer(at, b) {
+				putBuffer(b)
+			}
+		}
+	}()
+	return w
+}
+
+// put queues b, a buffer from getBuffer, which then belongs to the writer.
+func (w *partWriter) put(b []byte) { w.bufs <- b }
+
+// finish waits for every queued buffer and returns the bytes written and
+// the write error, if any.
+func (w *partWriter) finish() (int64, error) {
+	close(w.bufs)
+	<-w.done
+	return w.got, w.err
 }
 
 // causeOr returns cause when it explains err (a request cancelled because

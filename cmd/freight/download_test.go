@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -888,4 +889,75 @@ func TestDownloadResumeProgress(t *testing.T) {
 	if n, moved := b.n.Load(), b.moved.Load(); n != int64(len(content)) || moved != res.BytesFetched {
 		t.Errorf("the bar counts %d bytes done and %d moved, want %d and %d", n, moved, len(content), res.BytesFetched)
 	}
+}
+
+// TestPartWriter writes buffers behind the reader: in order, advancing the
+// segment and the counters as each lands, and, when a write fails, says
+// so once, stops the reading and takes the rest of the buffers without
+// writing them.
+func TestPartWriter(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "part")
+	if err := os.WriteFile(path, make([]byte, 3*fetchBuffer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("writes", func(t *testing.T) {
+		part, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer part.Close()
+		f := &fetcher{part: part, bar: &bar{}, file: remoteFile{Size: 3 * fetchBuffer}}
+		s := &segment{start: fetchBuffer, end: 3 * fetchBuffer}
+		s.next.Store(fetchBuffer)
+		w := f.startWriter(s, fetchBuffer, func(err error) { t.Errorf("failed(%v) after a write that worked", err) })
+		for i := range 2 {
+			b := getBuffer(fetchBuffer)
+			for j := range b {
+				b[j] = byte(i + 1)
+			}
+			w.put(b)
+		}
+		got, err := w.finish()
+		if got != 2*fetchBuffer || err != nil {
+			t.Fatalf("finish = %d, %v; want %d, nil", got, err, 2*fetchBuffer)
+		}
+		if s.next.Load() != 3*fetchBuffer || f.fetched.Load() != 2*fetchBuffer || f.bar.n.Load() != 2*fetchBuffer {
+			t.Errorf("next %d, fetched %d, bar %d; want the end of the segment and two buffers", s.next.Load(), f.fetched.Load(), f.bar.n.Load())
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []byte{0, 1, 2} {
+			chunk := b[i*fetchBuffer : (i+1)*fetchBuffer]
+			if strings.Trim(string(chunk), string(rune(want))) != "" {
+				t.Errorf("the part file's MiB %d is not all %d", i, want)
+			}
+		}
+	})
+	t.Run("fails", func(t *testing.T) {
+		part, err := os.Open(path) // read-only: every write fails
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer part.Close()
+		f := &fetcher{part: part, bar: &bar{}, file: remoteFile{Size: 3 * fetchBuffer}}
+		s := &segment{start: 0, end: 3 * fetchBuffer}
+		var calls atomic.Int32
+		w := f.startWriter(s, 0, func(error) { calls.Add(1) })
+		for range 3 {
+			w.put(getBuffer(fetchBuffer))
+		}
+		got, err := w.finish()
+		if got != 0 || err == nil {
+			t.Fatalf("finish = %d, %v; want 0 and the write error", got, err)
+		}
+		if calls.Load() != 1 {
+			t.Errorf("failed was called %d times, want once", calls.Load())
+		}
+		if s.next.Load() != 0 || f.fetched.Load() != 0 {
+			t.Errorf("next %d, fetched %d after failed writes; want 0", s.next.Load(), f.fetched.Load())
+		}
+	})
 }
