@@ -790,17 +790,31 @@ func (e permanentError) Unwrap() error { return e.error }
 
 // segment fetches s to its end. started, if not nil, is called once the
 // first request is answered with data.
-func (f *fetcher) segment(ctx context.Context, s *segment, started func()) error {
+func (f *fetcher) segment(ctx context.Context, s *segment, started func()) (err error) {
 	size := fetchBuffer
 	if f.limit != nil {
 		size = min(fetchBuffer, max(1<<10, int(f.limit.rate/16)))
 	}
+	// The requests read; a writer puts the bytes into the part file
+	// behind them, for the whole segment, so that one request follows
+	// the next without waiting for the disk. A write that fails stops
+	// the segment.
+	sctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	pos := s.next.Load() // what was read, ahead of what was written
+	w := f.startWriter(s, pos, stop)
+	defer func() {
+		if _, werr := w.finish(); werr != nil {
+			err = permanentError{fmt.Errorf("writing the part file: %w", werr)}
+		}
+	}()
 	failures := 0
-	for s.next.Load() < s.end {
-		g, gen, err := f.currentGrant(ctx)
+	for pos < s.end {
+		g, gen, err := f.currentGrant(sctx)
 		if err == nil {
 			var n int64
-			n, err = f.request(ctx, g, gen, s, size, started)
+			n, err = f.request(sctx, g, gen, s, pos, w, size, started)
+			pos += n
 			if n > 0 {
 				failures = 0
 			}
@@ -808,8 +822,8 @@ func (f *fetcher) segment(ctx context.Context, s *segment, started func()) error
 		if err == nil {
 			continue
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if sctx.Err() != nil {
+			return context.Cause(sctx)
 		}
 		if r, ok := errors.AsType[*refusedError](err); ok {
 			f.refuse(gen, r.reason)
@@ -820,10 +834,10 @@ func (f *fetcher) segment(ctx context.Context, s *segment, started func()) error
 		}
 		failures++
 		if failures >= fetchAttempts {
-			return fmt.Errorf("bytes %d-%d: giving up after %d failures in a row: %w", s.next.Load(), s.end-1, failures, err)
+			return fmt.Errorf("bytes %d-%d: giving up after %d failures in a row: %w", pos, s.end-1, failures, err)
 		}
-		if err := sleepCtx(ctx, client.Backoff(failures-1, func(d time.Duration) time.Duration { return rand.N(d) })); err != nil {
-			return err
+		if err := sleepCtx(sctx, client.Backoff(failures-1, func(d time.Duration) time.Duration { return rand.N(d) })); err != nil {
+			return context.Cause(sctx)
 		}
 	}
 	return nil
@@ -881,8 +895,7 @@ func (f *fetcher) serve(gen int) {
 // request asks for the next chunk of s and writes what arrives, returning
 // the bytes written. Bytes at the front of what is hashed go to the
 // hasher in their buffer, and *buf is replaced by a fresh one.
-func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segment, size int, started func()) (int64, error) {
-	from := s.next.Load()
+func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segment, from int64, w *partWriter, size int, started func()) (int64, error) {
 	if s.chunk == 0 {
 		s.chunk = fetchChunk
 	}
@@ -929,13 +942,7 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 	}
 	want := last - first + 1
 	began := time.Now()
-	// This goroutine reads; a writer puts the bytes into the part file
-	// and hands them to the hash. Writing to the page cache costs the
-	// CPU about as much as the hash, so on a fast link the two run in
-	// parallel instead of one after the other.
-	w := f.startWriter(s, from, func(err error) { cancel(err) })
 	var read int64
-	var rerr error
 	for read < want {
 		buf := getBuffer(size)
 		n, err := resp.Body.Read(buf[:min(int64(len(buf)), want-read)])
@@ -952,31 +959,22 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 			err = io.ErrUnexpectedEOF
 		}
 		if err != nil && read < want {
-			rerr = causeOr(context.Cause(rctx), err)
-			break
+			s.chunk = fetchChunk // start small again after a failure
+			return read, causeOr(context.Cause(rctx), err)
 		}
 		if cerr := ctx.Err(); cerr != nil && read < want {
-			rerr = cerr
-			break
+			s.chunk = fetchChunk
+			return read, cerr
 		}
 		watchdog.Reset(stallTimeout)
 	}
-	got, werr := w.finish()
-	switch {
-	case werr != nil:
-		s.chunk = fetchChunk
-		return got, permanentError{fmt.Errorf("writing the part file: %w", werr)}
-	case rerr != nil:
-		s.chunk = fetchChunk // start small again after a failure
-		return got, rerr
-	}
-	s.nextChunk(got, time.Since(began))
+	s.nextChunk(read, time.Since(began))
 	io.CopyN(io.Discard, resp.Body, 1) // see EOF, so the connection is reused
-	return got, nil
+	return read, nil
 }
 
-// partWriter writes one request's bytes into the part file, in order,
-// behind the goroutine that reads them: it advances the segment, the
+// partWriter writes a segment's bytes into the part file, in order,
+// behind the requests that read them: it advances the segment, the
 // counters and the bar as each buffer is written, and offers the buffer
 // to the hash.
 type partWriter struct {
@@ -989,7 +987,9 @@ type partWriter struct {
 	err  error // the write that failed; read after done
 }
 
-// writeQueue bounds the buffers read and not yet written, per request.
+// writeQueue bounds the buffers read and not yet written, per segment.
+// Writing to the page cache costs the CPU about as much as the hash, so on
+// a fast link the reads, the writes and the hash each keep a CPU busy.
 const writeQueue = 8
 
 // startWriter starts writing at offset at of segment s; failed is called
