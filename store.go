@@ -435,6 +435,8 @@ type TokenFilter struct {
 	Page
 	UserID string
 	OrgID  string
+	// TicketID keeps the tokens issued for one command-line sign-in code.
+	TicketID string
 }
 
 // InvitationFilter selects pending invitations: tickets of kind invite

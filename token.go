@@ -28,6 +28,10 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	CreatedBy  string     `json:"created_by"`
 	CreatedAt  time.Time  `json:"created_at"`
+	// TicketID names the command-line sign-in code (a ticket of kind
+	// cli) the token was issued for, if any: should the code be presented
+	// again, it leaked, and this token is revoked.
+	TicketID string `json:"-"`
 
 	// SecretHash is SHA-256 of the secret part. The secret has 256 bits of
 	// entropy, so a slow password hash would add nothing but latency.

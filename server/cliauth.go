@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -261,12 +262,10 @@ func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := s.ticketFor(ctx, in.Code, freight.TicketCLI)
 	if err != nil {
+		s.cliCodeReused(ctx, r, in)
 		return errBadCLICode
 	}
-	sum := sha256.Sum256([]byte(in.CodeVerifier))
-	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
-	okChallenge := subtle.ConstantTimeCompare([]byte(challenge), []byte(t.CodeChallenge)) == 1
-	if !okChallenge || in.RedirectURI != t.RedirectURI {
+	if !in.matches(t) {
 		return errBadCLICode
 	}
 	expires, err := s.tokenExpiry(nil)
@@ -274,7 +273,7 @@ func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := &freight.Token{Name: "freight command line on " + t.ClientName, UserID: t.UserID, OrgID: t.OrgID,
-		Role: t.Role, ExpiresAt: &expires, CreatedBy: t.UserID}
+		Role: t.Role, ExpiresAt: &expires, CreatedBy: t.UserID, TicketID: t.ID}
 	if t.VendorRole != "" {
 		tok.Role = t.VendorRole
 	}
@@ -283,7 +282,7 @@ func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
 	var secret string
 	err = s.changeAs(actx, r, "token.create", "token", func(tx freight.Store) (audited, error) {
 		if err := useTicket(ctx, tx, t, s.now()); err != nil {
-			return audited{}, errBadCLICode
+			return audited{}, errCLICodeRace
 		}
 		// The person may have lost the role, or the account, since.
 		if err := checkTokenGrant(r, tx, tok); err != nil {
@@ -295,9 +294,66 @@ func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		return audited{id: tok.ID, orgID: tok.OrgID, details: tok}, nil
 	})
+	if errors.Is(err, errCLICodeRace) {
+		// Another exchange of the same code won the race.
+		s.cliCodeReused(ctx, r, in)
+		return errBadCLICode
+	}
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, createdToken{Token: tok, Secret: secret})
 	return nil
+}
+
+var errCLICodeRace = freight.Errorf(freight.EUNAUTHORIZED, "%s", freight.ErrorMessage(errBadCLICode))
+
+// matches reports whether the verifier and the address are the ones the
+// code was issued for: the verifier's S256 challenge, compared in constant
+// time, and the exact loopback address.
+func (in cliTokenInput) matches(t *freight.Ticket) bool {
+	sum := sha256.Sum256([]byte(in.CodeVerifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	okChallenge := subtle.ConstantTimeCompare([]byte(challenge), []byte(t.CodeChallenge)) == 1
+	return okChallenge && in.RedirectURI == t.RedirectURI
+}
+
+// cliCodeReused handles a code presented again after it was exchanged:
+// it leaked, and, as RFC 6749 section 4.1.2 asks, the token issued for it
+// is revoked. Only a caller holding the verifier and the address as well
+// gets that far; someone who merely saw the code could otherwise revoke
+// the rightful token. Whatever happens here, the answer stays the one
+// for every bad code.
+func (s *Server) cliCodeReused(ctx context.Context, r *http.Request, in cliTokenInput) {
+	id, hash, ok := freight.ParseTicketSecret(in.Code)
+	if !ok {
+		return
+	}
+	t, err := s.store.Ticket(ctx, id)
+	if err != nil || t.Kind != freight.TicketCLI || t.UsedAt == nil || !freight.MatchSecretHash(hash, t.SecretHash) || !in.matches(t) {
+		return
+	}
+	toks, _, err := s.store.Tokens(ctx, freight.TokenFilter{TicketID: t.ID, Page: freight.Page{Limit: freight.MaxPageSize}})
+	if err != nil {
+		s.logger.ErrorContext(ctx, "listing the tokens of a reused sign-in code", "ticket_id", t.ID, "err", err)
+		return
+	}
+	actx := context.WithValue(ctx, principalKey, freight.Principal{UserID: t.UserID})
+	for _, tok := range toks {
+		if tok.RevokedAt != nil {
+			continue
+		}
+		err := s.changeAs(actx, r, "token.revoke", "token", func(tx freight.Store) (audited, error) {
+			rt, err := tx.RevokeToken(ctx, tok.ID, s.now())
+			if err != nil {
+				return audited{}, err
+			}
+			return audited{id: rt.ID, orgID: rt.OrgID, details: map[string]any{"token": rt, "reason": "its sign-in code was presented again"}}, nil
+		})
+		if err != nil {
+			s.logger.ErrorContext(ctx, "revoking the token of a reused sign-in code", "token_id", tok.ID, "err", err)
+			continue
+		}
+		s.logger.WarnContext(ctx, "command-line sign-in code presented again: the token issued for it is revoked", "ticket_id", t.ID, "token_id", tok.ID, "user_id", t.UserID)
+	}
 }

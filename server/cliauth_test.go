@@ -150,8 +150,6 @@ func TestCLISignIn(t *testing.T) {
 		if me.UserID != ann.ID || me.Role != freight.RoleMember {
 			t.Errorf("the new token acts as %+v", me)
 		}
-		// A code is good once.
-		wantError(t, e.do("POST", "/api/v1/auth/cli/token", "", p.exchange(code)), http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
 
 		// The token is a personal one: listed on the account, revocable
 		// there, and dead after.
@@ -168,6 +166,33 @@ func TestCLISignIn(t *testing.T) {
 			t.Fatalf("the account's tokens %+v lack the command line's", list.Items)
 		}
 		wantError(t, e.do("GET", "/api/v1/me", tok.Secret, nil), http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
+	})
+
+	t.Run("CodeUsedTwice", func(t *testing.T) {
+		p := newPKCE(t)
+		code := p.allow(t, b, "build-08")
+		var tok struct {
+			ID     string
+			Secret string
+		}
+		e.must(http.StatusCreated, "POST", "/api/v1/auth/cli/token", "", p.exchange(code)).decode(t, &tok)
+		// Someone who saw the used code, without the verifier, gets the
+		// answer for every bad code and changes nothing.
+		other := newPKCE(t)
+		wantError(t, e.do("POST", "/api/v1/auth/cli/token", "", map[string]string{"code": code, "code_verifier": other.verifier, "redirect_uri": p.redirect}),
+			http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
+		e.must(http.StatusOK, "GET", "/api/v1/me", tok.Secret, nil)
+		// The code and its verifier again: they leaked, so the token
+		// issued for them is revoked (RFC 6749 section 4.1.2).
+		wantError(t, e.do("POST", "/api/v1/auth/cli/token", "", p.exchange(code)), http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
+		wantError(t, e.do("GET", "/api/v1/me", tok.Secret, nil), http.StatusUnauthorized, freight.EUNAUTHORIZED, "")
+		events, _, err := e.store.AuditEvents(context.Background(), freight.AuditFilter{Action: "token.revoke", TargetID: tok.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].Actor != ann.ID || !strings.Contains(string(events[0].Details), "its sign-in code was presented again") {
+			t.Errorf("audit of the revocation = %+v, want one token.revoke by ann with the reason", events)
+		}
 	})
 
 	t.Run("Refusals", func(t *testing.T) {

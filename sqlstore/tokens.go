@@ -9,13 +9,13 @@ import (
 	"github.com/freight-portal/freight"
 )
 
-const tokenColumns = `id, name, user_id, role, org_id, expires_at, revoked_at, last_used_at, created_by, created_at, secret_hash, products`
+const tokenColumns = `id, name, user_id, role, org_id, expires_at, revoked_at, last_used_at, created_by, created_at, secret_hash, products, ticket_id`
 
 func scanToken(r scanner) (*freight.Token, error) {
 	var t freight.Token
 	err := r.Scan(&t.ID, &t.Name, nullStringCol{&t.UserID}, (*string)(&t.Role), nullStringCol{&t.OrgID},
 		nullTimeCol{&t.ExpiresAt}, nullTimeCol{&t.RevokedAt}, nullTimeCol{&t.LastUsedAt},
-		&t.CreatedBy, timeCol{&t.CreatedAt}, bytesCol{&t.SecretHash}, listCol[string]{&t.Products})
+		&t.CreatedBy, timeCol{&t.CreatedAt}, bytesCol{&t.SecretHash}, listCol[string]{&t.Products}, nullStringCol{&t.TicketID})
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +34,9 @@ func (s *store) CreateToken(ctx context.Context, t *freight.Token) error {
 	c := *t
 	if err := c.Validate(); err != nil {
 		return err
+	}
+	if c.TicketID != "" && !freight.ValidID(freight.PrefixTicket, c.TicketID) {
+		return freight.FieldError("ticket_id", "must be a ticket id")
 	}
 	now := s.db.now()
 	if c.ID == "" {
@@ -59,9 +62,9 @@ func (s *store) CreateToken(ctx context.Context, t *freight.Token) error {
 				return err
 			}
 		}
-		_, err := s.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := s.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, nullString(c.UserID), string(c.Role), nullString(c.OrgID),
-			c.ExpiresAt, c.RevokedAt, c.LastUsedAt, c.CreatedBy, c.CreatedAt, nullBytes(c.SecretHash), list(c.Products))
+			c.ExpiresAt, c.RevokedAt, c.LastUsedAt, c.CreatedBy, c.CreatedAt, nullBytes(c.SecretHash), list(c.Products), nullString(c.TicketID))
 		return err
 	})
 	if err != nil {
@@ -99,6 +102,9 @@ func (s *store) Tokens(ctx context.Context, f freight.TokenFilter) ([]*freight.T
 	}
 	if f.OrgID != "" {
 		c.add(`org_id = ?`, f.OrgID)
+	}
+	if f.TicketID != "" {
+		c.add(`ticket_id = ?`, f.TicketID)
 	}
 	return listPage(ctx, s, `SELECT `+tokenColumns+` FROM tokens`+c.String()+` ORDER BY id`, c.args, f.Size(), named(userNamed(f.UserID), orgNamed(f.OrgID)),
 		scanToken, func(t *freight.Token) string { return t.ID })

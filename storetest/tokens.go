@@ -22,6 +22,7 @@ var tokenTests = []subtest{
 	{"Pagination", testTokenPagination},
 	{"Filters", testTokenFilters},
 	{"Products", testTokenProducts},
+	{"Ticket", testTokenTicket},
 }
 
 func testTokenCreateGet(t *testing.T, s freight.Store) {
@@ -113,6 +114,7 @@ func testTokenInvalid(t *testing.T, s freight.Store) {
 		"empty role":              mk(func(tok *freight.Token) { tok.Role = "" }),
 		"org role without org":    mk(func(tok *freight.Token) { tok.OrgID = "" }),
 		"vendor role with an org": mk(func(tok *freight.Token) { tok.Role = freight.RoleAdmin }),
+		"ticket id of a token":    mk(func(tok *freight.Token) { tok.TicketID = missingID(freight.PrefixToken) }),
 	} {
 		wantCode(t, "CreateToken with "+name, s.CreateToken(t.Context(), tok), freight.EINVALID)
 	}
@@ -353,4 +355,30 @@ func testTokenProducts(t *testing.T, s freight.Store) {
 	bad.Role = freight.RolePublisher
 	bad.Products = []string{"alpha"}
 	wantCode(t, "CreateToken narrowed to a malformed id", s.CreateToken(ctx, bad), freight.EINVALID)
+}
+
+// A token issued for a command-line sign-in code keeps the code's ticket
+// id, and the tokens of one ticket can be listed: a code used twice finds
+// the token to revoke that way.
+func testTokenTicket(t *testing.T, s freight.Store) {
+	u := MustCreateUser(t, s, newUser("ann@example.com"))
+	ticket := missingID(freight.PrefixTicket) // tickets are swept; tokens outlive them
+	issued := newUserToken("freight command line on build-7", u.ID, "")
+	issued.TicketID = ticket
+	MustCreateToken(t, s, issued)
+	other := newUserToken("laptop", u.ID, "")
+	MustCreateToken(t, s, other)
+
+	got, err := s.Token(t.Context(), issued.ID)
+	noErr(t, "Token", err)
+	if got.TicketID != ticket {
+		t.Errorf("TicketID = %q, want %q", got.TicketID, ticket)
+	}
+	got, err = s.Token(t.Context(), other.ID)
+	noErr(t, "Token", err)
+	if got.TicketID != "" {
+		t.Errorf("TicketID of a token made without one = %q, want empty", got.TicketID)
+	}
+	checkKeys(t, "Tokens of the ticket", tokenList(t, s, freight.TokenFilter{TicketID: ticket}), tokenID, []string{issued.ID})
+	checkKeys(t, "Tokens of another ticket", tokenList(t, s, freight.TokenFilter{TicketID: missingID(freight.PrefixTicket)}), tokenID, []string{})
 }
