@@ -10,6 +10,7 @@ import (
 
 	"github.com/freight-portal/freight"
 	"github.com/freight-portal/freight/edge"
+	"github.com/freight-portal/freight/internal/realip"
 	"github.com/freight-portal/freight/signing"
 )
 
@@ -216,5 +217,46 @@ func TestBlobFetchNeedsProof(t *testing.T) {
 	b, _ := p.artifact("t.bin", 1<<10, 16)
 	if got := try(p.credential, p.grantOf(b)); got != http.StatusForbidden {
 		t.Errorf("grant for another blob: %d, want 403", got)
+	}
+}
+
+// TestTrustedProxies: behind a proxy the edge trusts, a download URL bound
+// to an address works for the client named in X-Forwarded-For; from an
+// edge that trusts no proxy, the header counts for nothing.
+func TestTrustedProxies(t *testing.T) {
+	p := newPortal(t)
+	a, _ := p.artifact("p.bin", 64<<10, 14)
+	loopback, err := realip.Parse("127.0.0.0/8,::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.TrustedProxies = loopback })
+	plain := startEdge(t, p, t.TempDir())
+	bound := func(g *freight.Grant) { g.BindIP, g.IP = true, "203.0.113.5" }
+	status := func(base, xff string) int {
+		req, err := http.NewRequest("GET", base+"/d/"+p.grantOf(a, bound)+"/"+a.Filename, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		name, base, xff string
+		want            int
+	}{
+		{"the bound client behind a trusted proxy", behind.url, "203.0.113.5", http.StatusOK},
+		{"another client behind a trusted proxy", behind.url, "198.51.100.1", http.StatusForbidden},
+		{"a forged entry left of the client", behind.url, "203.0.113.5, 198.51.100.1", http.StatusForbidden},
+		{"the bound address claimed to an edge that trusts no proxy", plain.url, "203.0.113.5", http.StatusForbidden},
+	} {
+		if got := status(c.base, c.xff); got != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
+		}
 	}
 }

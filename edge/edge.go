@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/internal/realip"
 )
 
 // Config holds the settings of an edge. Zero durations take defaults.
@@ -75,6 +76,10 @@ type Config struct {
 	// pause between attempts.
 	FillRetries int
 	RetryDelay  time.Duration
+	// TrustedProxies are the reverse proxies and load balancers in front
+	// of the edge whose X-Forwarded-For is believed (see realip), for
+	// download URLs bound to an address and the download records.
+	TrustedProxies realip.Proxies
 
 	// Client makes the requests to the portal; nil means a client with
 	// sensible timeouts.
@@ -225,7 +230,7 @@ func Open(cfg Config) (*Edge, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, r, freight.Errorf(freight.ENOTFOUND, "not found"))
 	})
-	e.handler = mux
+	e.handler = cfg.TrustedProxies.Handler(mux)
 	return e, nil
 }
 

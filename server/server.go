@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/internal/realip"
 	"github.com/freight-portal/freight/jobs"
 	"github.com/freight-portal/freight/mail"
 	"github.com/freight-portal/freight/oidc"
@@ -94,6 +95,12 @@ type Config struct {
 	PrefetchWindow time.Duration
 	// Webhooks configures the webhooks the portal sends.
 	Webhooks WebhookConfig
+	// TrustedProxies are the reverse proxies and load balancers in front
+	// of the portal whose X-Forwarded-For is believed (see realip): rate
+	// limits, download URLs bound to an address, the audit and the logs
+	// then see each client's address rather than the proxy's. None by
+	// default: the peer's address is the client's.
+	TrustedProxies realip.Proxies
 	// RateLimits is the token bucket of each route group (RateGroups),
 	// per API token, signed-in user or edge, and per client address for
 	// requests without a credential. A group missing from the map takes
@@ -263,7 +270,7 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.hookClient = cfg.Webhooks.Policy.Client(cfg.Webhooks.Timeout)
 	s.jobs.Handle(webhookJobKind, s.webhookJob)
 	s.handleSweeps()
-	s.handler = s.routes()
+	s.handler = cfg.TrustedProxies.Handler(s.routes())
 	return s
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight/edge"
+	"github.com/freight-portal/freight/internal/realip"
 )
 
 // edgeConfig holds the settings of "freight edge".
@@ -29,6 +30,7 @@ type edgeConfig struct {
 	heartbeat       time.Duration
 	keyRefresh      time.Duration
 	shutdownTimeout time.Duration
+	trustedProxies  realip.Proxies
 	log             logConfig
 }
 
@@ -45,6 +47,7 @@ func (c *edgeConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.heartbeat, "heartbeat", edge.DefaultHeartbeat, "how often the edge reports to the portal and asks what to prefetch")
 	fs.DurationVar(&c.keyRefresh, "key-refresh", edge.DefaultKeyRefresh, "how often the portal's public keys are fetched again")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight downloads may run after SIGINT/SIGTERM")
+	fs.Var(&c.trustedProxies, "trusted-proxies", "comma-separated networks and addresses of the reverse proxies and load balancers in front of the edge, such as 10.0.0.0/8; their X-Forwarded-For names the client for address-bound download URLs and the download records (default: none, the peer is the client)")
 	c.log.flags(fs)
 }
 
@@ -70,7 +73,7 @@ func (c *edgeConfig) run(ctx context.Context, logger *slog.Logger, ready func(ur
 	}
 	e, err := edge.Open(edge.Config{
 		Origin: c.origin, Credential: c.token, CacheDir: c.cacheDir, CacheSize: int64(c.cacheSize),
-		Region: c.region, PublicURL: c.publicURL, Heartbeat: c.heartbeat, KeyRefresh: c.keyRefresh, Logger: logger,
+		Region: c.region, PublicURL: c.publicURL, Heartbeat: c.heartbeat, KeyRefresh: c.keyRefresh, TrustedProxies: c.trustedProxies, Logger: logger,
 	})
 	if err != nil {
 		return usageError{err}

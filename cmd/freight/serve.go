@@ -20,6 +20,7 @@ import (
 	"github.com/freight-portal/freight"
 	fsblob "github.com/freight-portal/freight/blob/fs"
 	s3blob "github.com/freight-portal/freight/blob/s3"
+	"github.com/freight-portal/freight/internal/realip"
 	"github.com/freight-portal/freight/jobs"
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/sqlstore"
@@ -45,6 +46,7 @@ type serveConfig struct {
 	delivery        oneOf
 	edgeRegions     string
 	edgeHealth      time.Duration
+	trustedProxies  realip.Proxies
 	prefetchWindow  time.Duration
 	cloudFront      cloudFrontConfig
 	insecureCookies bool
@@ -69,6 +71,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	fs.StringVar(&c.publicURL, "public-url", "", "base URL clients reach the portal at, used in the URLs it hands out (default: the URL each request came to)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGINT/SIGTERM")
+	fs.Var(&c.trustedProxies, "trusted-proxies", "comma-separated networks and addresses of the reverse proxies and load balancers in front of the portal, such as 10.0.0.0/8; their X-Forwarded-For names the client for rate limits, address-bound download URLs, the audit and the logs (default: none, the peer is the client)")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest JSON request body in bytes")
 	fs.Int64Var(&c.partSize, "upload-part-size", server.DefaultPartSize, "preferred upload part size in bytes (at least 5 MiB; raised for files over 10,000 parts)")
 	fs.Int64Var(&c.maxArtifactSize, "max-artifact-size", server.DefaultMaxArtifactSize, "largest artifact in bytes")
@@ -280,7 +283,7 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
 		Jobs:              jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll, Lease: c.jobLease},
 		EdgeHealthTimeout: c.edgeHealth, PrefetchWindow: c.prefetchWindow,
-		MetricsToken: c.metricsToken,
+		MetricsToken: c.metricsToken, TrustedProxies: c.trustedProxies,
 	}
 	for r := range strings.SplitSeq(c.edgeRegions, ",") {
 		if r = strings.TrimSpace(r); r == "" {
