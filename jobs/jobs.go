@@ -89,6 +89,7 @@ type Queue struct {
 	cfg      Config
 	mu       sync.Mutex
 	handlers map[string]Handler
+	routine  map[string]bool // kinds whose successes are logged at debug level
 	wake     chan struct{}
 }
 
@@ -126,7 +127,7 @@ func New(store freight.Store, logger *slog.Logger, cfg Config) *Queue {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Queue{store: store, logger: logger, cfg: cfg, handlers: map[string]Handler{}, wake: make(chan struct{}, 1)}
+	return &Queue{store: store, logger: logger, cfg: cfg, handlers: map[string]Handler{}, routine: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // Worker returns the name the queue holds jobs under.
@@ -147,6 +148,17 @@ func (q *Queue) Handle(kind string, h Handler) {
 }
 
 // Kinds returns the kinds with a handler, sorted.
+// HandleRoutine registers the handler of a kind of routine work, such as
+// a periodic sweep: as Handle does, but its successes are logged at debug
+// level rather than info. Such work runs every few minutes whether there
+// is anything to do or not, and says itself what it did.
+func (q *Queue) HandleRoutine(kind string, h Handler) {
+	q.Handle(kind, h)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.routine[kind] = true
+}
+
 func (q *Queue) Kinds() []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -356,6 +368,12 @@ func (q *Queue) RunDue(ctx context.Context) (int, error) {
 // run runs one claimed job and records the outcome.
 func (q *Queue) run(ctx context.Context, j *freight.Job) {
 	log := q.logger.With("job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "max_attempts", j.MaxAttempts)
+	doneLevel := slog.LevelInfo
+	q.mu.Lock()
+	if q.routine[j.Kind] {
+		doneLevel = slog.LevelDebug
+	}
+	q.mu.Unlock()
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &attempt{id: j.ID}
@@ -408,7 +426,7 @@ func (q *Queue) run(ctx context.Context, j *freight.Job) {
 		if err != nil {
 			log.Warn("job done in its handler's transaction; the handler's later error is not retried", "err", err)
 		} else {
-			log.Info("job done", "duration", time.Since(start).Round(time.Millisecond))
+			log.Log(rctx, doneLevel, "job done", "duration", time.Since(start).Round(time.Millisecond))
 		}
 		return
 	}
@@ -417,7 +435,7 @@ func (q *Queue) run(ctx context.Context, j *freight.Job) {
 	case err == nil:
 		rerr = q.store.CompleteJob(rctx, j.ID, q.cfg.Worker, q.cfg.Now())
 		if rerr == nil {
-			log.Info("job done", "duration", time.Since(start).Round(time.Millisecond))
+			log.Log(rctx, doneLevel, "job done", "duration", time.Since(start).Round(time.Millisecond))
 		}
 	case ctx.Err() != nil && !IsPermanent(err):
 		// The queue is stopping: the job did not fail, it was cut short.

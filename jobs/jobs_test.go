@@ -1,10 +1,12 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -423,4 +425,65 @@ func TestRunDue(t *testing.T) {
 			t.Errorf("RunDue ran %d jobs: %v, want 3: [0 1 2] (the failed one waits for its retry)", n, got)
 		}
 	})
+}
+
+// TestRoutineLogsQuietly: a routine kind's successes are logged at debug
+// level, other kinds' at info; a routine kind's failures still warn.
+func TestRoutineLogsQuietly(t *testing.T) {
+	s := openStore(t, testdb.SQLite(t))
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	q := jobs.New(s, logger, fast("w1"))
+	fail := true
+	q.HandleRoutine("sweep-things", func(ctx context.Context, j *freight.Job) error {
+		if fail {
+			fail = false
+			return errors.New("disk busy")
+		}
+		return nil
+	})
+	q.Handle("send-thing", func(ctx context.Context, j *freight.Job) error { return nil })
+	for _, kind := range []string{"sweep-things", "send-thing"} {
+		if _, err := q.Enqueue(t.Context(), s, kind, nil, jobs.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if _, err := q.RunDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond) // past the retry's backoff
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	for _, want := range []string{
+		`level=WARN msg="job failed; will retry"`,
+		`level=DEBUG msg="job done" job=`,
+		`level=INFO msg="job done" job=`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q:\n%s", want, out)
+		}
+	}
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, `msg="job done"`) {
+			routine := strings.Contains(line, "kind=sweep-things")
+			if debug := strings.Contains(line, "level=DEBUG"); debug != routine {
+				t.Errorf("a success logged at the wrong level: %s", line)
+			}
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -129,7 +129,7 @@ var sweeps = []sweep{
 // handleSweeps registers the handlers of the sweep jobs on the queue.
 func (s *Server) handleSweeps() {
 	for _, sw := range sweeps {
-		s.jobs.Handle(sw.kind, func(ctx context.Context, _ *freight.Job) error {
+		s.jobs.HandleRoutine(sw.kind, func(ctx context.Context, _ *freight.Job) error {
 			n, err := sw.run(ctx, s)
 			if n > 0 {
 				s.logger.InfoContext(ctx, sw.done, "count", n)
