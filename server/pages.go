@@ -88,6 +88,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case freight.ERATELIMIT:
 		title = "Too many requests"
 	}
+	setRetryAfter(w, err)
 	body := errorPage{Message: freight.ErrorMessage(err), RequestID: RequestID(r.Context())}
 	if err := s.ui.Render(w, status, "error", web.Page{Title: title, Body: body}); err != nil {
 		s.logger.ErrorContext(r.Context(), "rendering the error page", "err", err)

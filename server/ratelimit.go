@@ -186,7 +186,7 @@ func (b storeBuckets) prune(ctx context.Context, now time.Time) (int, error) {
 // t until one more would (left out when the bucket is full). Earlier
 // drafts' RateLimit-Limit, -Remaining and -Reset are not sent: the draft
 // replaced them with these two fields.
-func (s *Server) rateLimited(group string, next http.Handler) http.Handler {
+func (s *Server) rateLimited(group string, fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	l := s.rateLimits[group]
 	if l.Off() {
 		return next
@@ -215,7 +215,7 @@ func (s *Server) rateLimited(group string, next http.Handler) http.Handler {
 			e := freight.Errorf(freight.ERATELIMIT, "too many %s %s (limit %s): try again in %d seconds",
 				groupWords[group], who, l, freight.Seconds(d.RetryAfter))
 			e.RetryAfter = d.RetryAfter
-			s.writeError(w, r, e)
+			fail(w, r, e)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -521,3 +521,27 @@ func BenchmarkRateLimit(b *testing.B) {
 		run(b, rs.envs[0].h, rs.token)
 	})
 }
+
+// TestRateLimitBrowserRoutes: the sign-in routes of OpenID providers are
+// browser navigations, so their refusals, the rate limit's included, are
+// the error page rather than JSON.
+func TestRateLimitBrowserRoutes(t *testing.T) {
+	e := newEnvWith(t, nil, withLimits(map[string]string{server.GroupAuth: "1/m burst 1"}))
+	get := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/auth/oidc/nowhere/start", nil)
+		req.RemoteAddr = "192.0.2.1:1000"
+		rec := httptest.NewRecorder()
+		e.checked.ServeHTTP(rec, req)
+		return rec
+	}
+	first := get()
+	if first.Code != http.StatusNotFound || !strings.HasPrefix(first.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("an unknown provider: %d %s, want 404 as a page", first.Code, first.Header().Get("Content-Type"))
+	}
+	second := get()
+	if second.Code != http.StatusTooManyRequests || !strings.HasPrefix(second.Header().Get("Content-Type"), "text/html") ||
+		second.Header().Get("Retry-After") != "60" || !strings.Contains(second.Body.String(), "Too many requests") {
+		t.Errorf("over the limit: %d %s, Retry-After %q, want 429 as the error page with Retry-After 60:\n%s",
+			second.Code, second.Header().Get("Content-Type"), second.Header().Get("Retry-After"), second.Body.String())
+	}
+}

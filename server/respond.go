@@ -70,11 +70,16 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if code == freight.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="freight"`)
 	}
+	setRetryAfter(w, err)
+	writeJSON(w, status, body)
+}
+
+// setRetryAfter sets Retry-After when err says when to try again.
+func setRetryAfter(w http.ResponseWriter, err error) {
 	if d := freight.RetryAfter(err); d > 0 {
 		// Whole seconds, rounded up: "Retry-After: 0" would invite a loop.
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
-	writeJSON(w, status, body)
 }
 
 // writeJSON answers v as JSON with the given status.

@@ -18,6 +18,16 @@ func (s *Server) adapt(h apiFunc) http.Handler {
 	})
 }
 
+// adaptPage is adapt for handlers of browser navigations: the error is
+// answered with the error page.
+func (s *Server) adaptPage(h apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.pageError(w, r, err)
+		}
+	})
+}
+
 // routes lists every route of the server, each with the permission it
 // needs (see authz.go) and, for refusals, what it does.
 func (s *Server) routes() http.Handler {
@@ -27,7 +37,7 @@ func (s *Server) routes() http.Handler {
 	handle := func(pattern string, need perm, what string, h apiFunc) {
 		g := groupOf(pattern)
 		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: need.String(), Group: g})
-		api.Handle(pattern, s.authorize(need, what, s.rateLimited(g, s.adapt(h))))
+		api.Handle(pattern, s.authorize(need, what, s.rateLimited(g, s.writeError, s.adapt(h))))
 	}
 
 	// Signing in and the links sent by mail.
@@ -192,11 +202,12 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("/api/", s.notFound)
 
 	mux := http.NewServeMux()
-	// Sign-in at an OpenID provider: browser navigations, not API calls.
+	// Sign-in at an OpenID provider: browser navigations, not API calls,
+	// so refusals and failures are answered with the error page.
 	browserRoute := func(pattern string, h apiFunc) {
 		g := groupOf(pattern)
 		s.routeList = append(s.routeList, Route{Pattern: pattern, Permission: permPublic.String(), Group: g})
-		mux.Handle(pattern, s.rateLimited(g, s.adapt(h)))
+		mux.Handle(pattern, s.rateLimited(g, s.pageError, s.adaptPage(h)))
 	}
 	browserRoute("GET /auth/oidc/{provider}/start", s.oidcStart)
 	browserRoute("GET /auth/oidc/{provider}/callback", s.oidcCallback)
