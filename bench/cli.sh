@@ -18,6 +18,7 @@
 #      round, downloads the file into the work directory (same filesystem
 #      as the blob) with:
 #        curl -s -o OUT URL                                  (1 stream)
+#        curl -s -o OUT URL && sha256sum OUT                 (1 stream, verified)
 #        freight download … --segments 1 --output OUT        (1 stream)
 #        freight download … --segments 8 --output OUT        (8 streams)
 #      freight download also asks the catalogue and the grant, fsyncs its
@@ -185,6 +186,13 @@ dl_curl() {
 	r=$(curl -s -o "$OUT" -w '%{http_code} %{size_download}' "$CURL_URL")
 	[[ $r == "200 $SIZE" ]] || { echo "curl: $r" >&2; return 1; }
 }
+# dl_curl_verified: what a careful person does with curl alone, fetch and
+# then check the SHA-256 (GNU coreutils sha256sum) before using the file:
+# the peer that does all freight download does.
+dl_curl_verified() {
+	dl_curl || return 1
+	[[ $(sha256sum "$OUT" | cut -d' ' -f1) == "$DIGEST" ]] || { echo "sha256sum: mismatch" >&2; return 1; }
+}
 dl_freight() { # dl_freight SEGMENTS
 	local prof=()
 	[[ -n $PROFILE ]] && prof=(env "FREIGHT_CPUPROFILE=$PROFILE/download-s$1-r$ROUND.pprof")
@@ -214,16 +222,17 @@ WARMFILE=$BLOB
 dl_curl && [[ $(sha256sum <"$OUT" | cut -d' ' -f1) == "$DIGEST" ]] || die "curl fetched other bytes"
 rm -f "$OUT"
 
-DL=(curl freight-s1 "freight-s$SEGMENTS")
+DL=(curl curl-sha256sum freight-s1 "freight-s$SEGMENTS")
 for ROUND in $(seq "$ROUNDS"); do
 	log "round $ROUND of $ROUNDS: downloads"
 	WARMFILE=$BLOB
-	for i in 0 1 2; do
-		tool=${DL[$(( (i + ROUND - 1) % 3 ))]}
+	for i in "${!DL[@]}"; do
+		tool=${DL[$(( (i + ROUND - 1) % ${#DL[@]} ))]}
 		rm -f "$OUT" "$OUT".freight-*
 		sync
 		case $tool in
 		curl) measure curl dl_curl ;;
+		curl-sha256sum) measure curl-sha256sum dl_curl_verified ;;
 		freight-s1) measure freight-s1 dl_freight 1 ;;
 		*) measure "$tool" dl_freight "$SEGMENTS" ;;
 		esac
@@ -246,7 +255,7 @@ FREIGHT_PID=
 
 med() { awk -v n="$1" '$1 == n { print $2 }' "$RUNS" | median; }
 all() { awk -v n="$1" '$1 == n { printf "%s%s", sep, $2; sep = " " }' "$RUNS"; }
-c=$(med curl) s1=$(med freight-s1) sn=$(med "freight-s$SEGMENTS") ut=$(med upload-tool) fp=$(med freight-publish)
+c=$(med curl) cv=$(med curl-sha256sum) s1=$(med freight-s1) sn=$(med "freight-s$SEGMENTS") ut=$(med upload-tool) fp=$(med freight-publish)
 fstype=$(df -T "$WORK" | awk 'NR==2 { print $2 }')
 cat <<EOF
 $(date -u +%Y-%m-%dT%H:%MZ), $(calc "$SIZE / 1073741824" 2) GiB, $ROUNDS rounds, $(nproc) CPU, Linux $(uname -r), $fstype, load average $(cut -d' ' -f1-3 /proc/loadavg)
@@ -254,8 +263,9 @@ $(date -u +%Y-%m-%dT%H:%MZ), $(calc "$SIZE / 1073741824" 2) GiB, $ROUNDS rounds,
 | run | median MB/s | runs MB/s | ratio of medians |
 |---|---|---|---|
 | curl -o FILE (1 stream) | $c | $(all curl) | |
-| freight download --segments 1 | $s1 | $(all freight-s1) | $(calc "$s1 / $c") of curl |
-| freight download --segments $SEGMENTS | $sn | $(all "freight-s$SEGMENTS") | $(calc "$sn / $c") of curl |
+| curl -o FILE, then sha256sum FILE | $cv | $(all curl-sha256sum) | $(calc "$cv / $c") of curl |
+| freight download --segments 1 | $s1 | $(all freight-s1) | $(calc "$s1 / $c") of curl, $(calc "$s1 / $cv") of curl + sha256sum |
+| freight download --segments $SEGMENTS | $sn | $(all "freight-s$SEGMENTS") | $(calc "$sn / $c") of curl, $(calc "$sn / $cv") of curl + sha256sum |
 | bench/upload -parallel $PARALLEL | $ut | $(all upload-tool) | |
 | freight publish --concurrency $PARALLEL | $fp | $(all freight-publish) | $(calc "$fp / $ut") of bench/upload |
 
