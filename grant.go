@@ -27,6 +27,10 @@ type Grant struct {
 	ByteBudget  int64     `json:"byte_budget"`
 	BytesServed int64     `json:"bytes_served"`
 	CreatedAt   time.Time `json:"created_at"`
+	// CompletedAt is when the grant's download completed: when its
+	// requests together had served the file (see DownloadCounts), as
+	// Store.CompleteGrant records it once. Nil until then.
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
 }
 
 // Download records one request that served bytes of a grant.

@@ -73,6 +73,24 @@ func (u User) MarshalJSON() ([]byte, error) {
 	}{plain(u), u.Security.MFAEnabled(), !u.NoReleaseMail})
 }
 
+// UnmarshalJSON reads a user as MarshalJSON writes it, so that a client
+// of the API gets the release notification choice back; the second
+// factor itself never travels, so mfa_enabled is not read.
+func (u *User) UnmarshalJSON(b []byte) error {
+	type plain User
+	v := struct {
+		*plain
+		NotifyReleases *bool `json:"notify_releases"`
+	}{plain: (*plain)(u)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v.NotifyReleases != nil {
+		u.NoReleaseMail = !*v.NotifyReleases
+	}
+	return nil
+}
+
 // Validate normalises the email address and checks the fields a caller sets.
 func (u *User) Validate() error {
 	email, err := NormalizeEmail(u.Email)

@@ -196,6 +196,16 @@ type Store interface {
 	// GrantUsage counts the grants issued to an organization for a product
 	// at or after since, and the bytes they name (their sizes).
 	GrantUsage(ctx context.Context, orgID, productID string, since time.Time) (Usage, error)
+	// CompleteGrant sets the grant's CompletedAt to at when its downloads
+	// have completed it, by the rule of DownloadCounts (one request sent
+	// the whole file, or its requests together sent at least its size),
+	// and it was not set before. It reports whether this call set it: of
+	// callers racing on one grant, on any replica, exactly one does, once
+	// the downloads recorded complete it. Call it in the transaction that
+	// records a download of the grant, after recording it, so that what
+	// the completion causes commits with it. ENOTFOUND if the grant does
+	// not exist.
+	CompleteGrant(ctx context.Context, id string, at time.Time) (bool, error)
 
 	// Downloads: CreateDownload records a request as it starts;
 	// FinishDownload records how it ended (idempotent: the last call wins).

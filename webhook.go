@@ -23,7 +23,7 @@ const (
 const (
 	EventReleasePublished   = "release.published"   // a release became downloadable
 	EventReleaseYanked      = "release.yanked"      // a published release was withdrawn
-	EventArtifactDownloaded = "artifact.downloaded" // a download URL was issued for an artifact
+	EventArtifactDownloaded = "artifact.downloaded" // a download of an artifact completed (once per download URL)
 	EventLicenseIssued      = "license.issued"      // a license was issued, new or amending another
 	EventLicenseRevoked     = "license.revoked"     // a license was revoked
 	EventWebhookTest        = "webhook.test"        // sent by the "send test event" action

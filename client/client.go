@@ -1,9 +1,39 @@
 // Package client is a Go client of Freight's HTTP API, used by the freight
-// command line and by integration tests.
+// command line and by integration tests. A method of *Client stands for
+// each API route a program calls, typed with the domain types of package
+// freight:
 //
-// Errors from the API come back as *freight.Error with the server's code,
-// safe message and field, so callers branch with freight.ErrorCode just as
-// the server does. Transport failures come back as EUNAVAILABLE.
+//   - catalog and delivery: Catalog, Upgrade, Download (a signed URL),
+//     and for vendor staff OrganizationCatalog and PreviewCatalog;
+//   - products, releases and artifacts: Products, CreateRelease,
+//     PublishRelease, YankRelease…, and uploads in parts: CreateArtifact,
+//     PartURLs, PutPart, CompleteUpload, Uploads;
+//   - organizations and their people: Organizations, Members, Invite,
+//     Invitations, OrganizationTokens, Usage and SetQuota; users and
+//     vendor staff: Users, UserMemberships, InviteStaff;
+//   - access: Entitlements, API tokens (Tokens, CreateToken…), licenses
+//     (IssueLicense, AmendLicense, RevokeLicense, LicenseFile,
+//     LicenseRevocations);
+//   - webhooks of the vendor (org "") and of an organization: Webhooks,
+//     CreateWebhook, RotateWebhookSecret, TestWebhook, WebhookDeliveries,
+//     RetryWebhookDelivery;
+//   - figures and records: Downloads, DownloadFigures, AuditEvents;
+//   - operations: Settings, Jobs and RetryJob, SigningKeys and their
+//     rotation, Edges, Health, Ready, PublicKeys, OpenAPI;
+//   - people's own accounts: SignIn (password and second factor) and its
+//     Client, which alone may call the account methods (Sessions,
+//     PersonalTokens, SetPreferences, ChangePassword, BeginTOTP…);
+//     ExchangeCLICode for the browser sign-in of a program; and the links
+//     sent by mail: AcceptInvitation, ResetPassword, VerifyEmail.
+//
+// Web pages, the browser's OpenID Connect redirects, the edge nodes' own
+// API (package edge) and the download URLs themselves (which a grant
+// names, and any HTTP client fetches) are outside it.
+//
+// Lists answer one page (List) and take a freight.Page; All walks every
+// page. Errors from the API come back as *freight.Error with the server's
+// code, safe message and field, so callers branch with freight.ErrorCode
+// just as the server does. Transport failures come back as EUNAVAILABLE.
 package client
 
 import (
@@ -219,3 +249,10 @@ func Backoff(n int, jitter func(time.Duration) time.Duration) time.Duration {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+func decodeJSON(r io.Reader, v any) error {
+	if err := jsonDecode(io.LimitReader(r, maxAnswer), v); err != nil {
+		return &freight.Error{Code: freight.EINTERNAL, Message: "the server's answer is not the JSON expected", Err: err}
+	}
+	return nil
+}

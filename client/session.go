@@ -58,16 +58,23 @@ func (s *SignIn) Code(ctx context.Context, code string) error {
 // Token mints a personal token with the person's role and the given
 // lifetime (0: the server's default).
 func (s *SignIn) Token(ctx context.Context, name string, lifetime time.Duration) (*CreatedToken, error) {
-	in := map[string]any{"name": name}
+	t := NewPersonalToken{Name: name}
 	if lifetime > 0 {
-		in["expires_at"] = time.Now().Add(lifetime).UTC()
+		exp := time.Now().Add(lifetime).UTC()
+		t.ExpiresAt = &exp
 	}
-	var t CreatedToken
-	if err := s.c.Do(ctx, "POST", "/api/v1/account/tokens", in, &t); err != nil {
+	ct, err := s.c.CreatePersonalToken(ctx, t)
+	if err != nil {
 		return nil, err
 	}
-	return &t, nil
+	return ct, nil
 }
+
+// Client is a client that acts with the sign-in's session once Password
+// (and Code, when asked) succeeded: the one that may call the account
+// methods (Sessions, ChangePassword, BeginTOTP…), which refuse API tokens.
+// It shares the session with s.
+func (s *SignIn) Client() *Client { return s.c }
 
 // SignOut ends the session: the program keeps the token only.
 func (s *SignIn) SignOut(ctx context.Context) error {

@@ -1,10 +1,15 @@
 package edge_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"github.com/freight-portal/freight/edge"
 	"github.com/freight-portal/freight/internal/realip"
 	"github.com/freight-portal/freight/signing"
+	"github.com/freight-portal/freight/webhook"
 )
 
 // TestGrantChecks applies the origin's rules at the edge, offline.
@@ -143,6 +149,74 @@ func TestEventSpool(t *testing.T) {
 		}
 	}
 	_ = n2
+}
+
+// TestDownloadedEventOnce: a download in segments through an edge is one
+// download to the vendor's webhook. The edge reports each range it
+// served; the portal sends artifact.downloaded once, when the reports
+// complete the download, and not again for more requests on its URL.
+func TestDownloadedEventOnce(t *testing.T) {
+	p := newPortal(t)
+	var mu sync.Mutex
+	var events []webhook.Event
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev webhook.Event
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Errorf("a delivery that is not an event: %v", err)
+		}
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}))
+	defer rc.Close()
+	hook := &freight.Webhook{URL: rc.URL, Events: []string{freight.EventArtifactDownloaded}, Enabled: true, Secret: freight.NewWebhookSecret()}
+	if err := p.store.CreateWebhook(context.Background(), hook); err != nil {
+		t.Fatal(err)
+	}
+	received := func() []webhook.Event {
+		p.server.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(events)
+	}
+
+	const size, segments = 1 << 20, 4
+	a, content := p.artifact("segments.bin", size, 21)
+	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.EventFlush = 20 * time.Millisecond })
+	url := n.url + "/d/" + p.grantOf(a) + "/" + a.Filename
+	segment := func(k int) {
+		from, to := k*size/segments, (k+1)*size/segments-1
+		if code, body, _ := get(t, url, fmt.Sprintf("bytes=%d-%d", from, to)); code != http.StatusPartialContent || !bytes.Equal(body, content[from:to+1]) {
+			t.Fatalf("segment %d: status %d, %d bytes", k, code, len(body))
+		}
+	}
+	for k := range segments - 1 {
+		segment(k)
+	}
+	waitFor(t, "the edge to report three segments", func() bool { return countDownloads(t, p) == segments-1 })
+	if got := received(); len(got) != 0 {
+		t.Fatalf("three segments of four sent %d events, want none", len(got))
+	}
+	segment(segments - 1)
+	waitFor(t, "the edge to report the last segment", func() bool { return countDownloads(t, p) == segments })
+	got := received()
+	if len(got) != 1 || got[0].Type != freight.EventArtifactDownloaded {
+		t.Fatalf("a whole download in segments sent %+v, want one artifact.downloaded", got)
+	}
+	var data struct {
+		Via      string           `json:"via"`
+		Artifact freight.Artifact `json:"artifact"`
+	}
+	if err := json.Unmarshal(got[0].Data, &data); err != nil || data.Via != "edge-1" || data.Artifact.ID != a.ID {
+		t.Errorf("event data %s (%v), want via edge-1 and the artifact", got[0].Data, err)
+	}
+	if code, _, _ := get(t, url, ""); code != http.StatusOK {
+		t.Fatalf("the whole file again: status %d", code)
+	}
+	waitFor(t, "the edge to report the whole file", func() bool { return countDownloads(t, p) == segments+1 })
+	if got := received(); len(got) != 1 {
+		t.Errorf("the same URL downloaded again: %d events, want still 1", len(got))
+	}
 }
 
 func countDownloads(t testing.TB, p *portal) int {

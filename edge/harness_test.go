@@ -25,6 +25,7 @@ import (
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/signing"
 	"github.com/freight-portal/freight/sqlstore"
+	"github.com/freight-portal/freight/webhook"
 )
 
 // portal is a real Freight portal (server.Server on SQLite and a file blob
@@ -35,6 +36,7 @@ type portal struct {
 	store  *sqlstore.DB
 	blobs  *fsblob.Store
 	keys   *signing.Keyring
+	server *server.Server // to run its background jobs: webhooks
 	srv    *httptest.Server
 	url    string
 	logger *slog.Logger
@@ -75,7 +77,10 @@ func newPortal(t testing.TB) *portal {
 		t.Fatal(err)
 	}
 	now := func() time.Time { return time.Now().Add(time.Duration(p.ahead.Load())) }
-	h := server.New(db, blobs, logger, server.Config{DeliveryMode: server.DeliveryEdge, Now: now})
+	// Webhooks may reach the tests' receivers on 127.0.0.1.
+	h := server.New(db, blobs, logger, server.Config{DeliveryMode: server.DeliveryEdge, Now: now,
+		Webhooks: server.WebhookConfig{Policy: webhook.Policy{AllowHTTP: true, AllowPrivate: true}}})
+	p.server = h
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.down.Load() {
 			http.Error(w, "portal down", http.StatusServiceUnavailable)

@@ -91,31 +91,21 @@ func (s *Server) requestDownload(w http.ResponseWriter, r *http.Request) error {
 		StartBy: now.Add(s.cfg.StartWindow), ResumeUntil: now.Add(s.cfg.ResumeWindow),
 		ByteBudget: max(a.Size*s.cfg.BudgetFactor, a.Size),
 	}
-	queued := false
+	// The artifact.downloaded event waits for the download to complete
+	// (downloadRecorded), not for its URL.
 	err = s.store.Tx(ctx, func(tx freight.Store) error {
 		if g.OrgID != "" {
 			if err := s.chargeQuota(ctx, tx, g.OrgID, g.Size, now); err != nil {
 				return err
 			}
 		}
-		if err := tx.CreateGrant(ctx, g); err != nil {
-			return err
-		}
-		data := downloadEvent{GrantID: g.ID, OrgID: g.OrgID, Actor: g.Actor, Artifact: a,
-			Release: eventRelease{ID: rel.ID, Version: rel.Version, Channel: rel.Channel},
-			Product: eventProduct{ID: prod.ID, Slug: prod.Slug, Name: prod.Name}}
-		var err error
-		queued, err = s.emitToOrg(ctx, tx, freight.EventArtifactDownloaded, data, g.OrgID)
-		return err
+		return tx.CreateGrant(ctx, g)
 	})
 	if err != nil {
 		if c := freight.ErrorCode(err); c == freight.ERATELIMIT || c == freight.EFORBIDDEN {
 			s.metrics.grants.WithLabelValues(grantRefused, "org_quota").Inc()
 		}
 		return err
-	}
-	if queued {
-		s.jobs.Notify()
 	}
 	s.metrics.grants.WithLabelValues(grantIssued, d.Reason).Inc()
 	claims := grant.ClaimsOf(g)
@@ -268,8 +258,27 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if n > cw.N {
 		s.refund(ctx, c.GrantID, n-cw.N)
 	}
-	if err := s.store.FinishDownload(ctx, d.ID, cw.N, cw.N >= n, s.now()); err != nil {
+	// How the request ended, and whether it completed the download, in
+	// one transaction with the event that completion sends. A grant known
+	// complete already skips the check.
+	now := s.now()
+	queued := false
+	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		if err := tx.FinishDownload(ctx, d.ID, cw.N, cw.N >= n, now); err != nil {
+			return err
+		}
+		if g.CompletedAt != nil {
+			return nil
+		}
+		var err error
+		queued, err = s.downloadRecorded(ctx, tx, g.ID, DeliveryOrigin, now)
+		return err
+	})
+	if err != nil {
 		s.logger.ErrorContext(ctx, "recording a download", "download_id", d.ID, "err", err)
+	}
+	if queued {
+		s.jobs.Notify()
 	}
 	s.metrics.downloadBytes.WithLabelValues(DeliveryOrigin).Add(float64(cw.N))
 	s.logger.InfoContext(ctx, "download", "grant_id", g.ID, "artifact_id", g.ArtifactID, "org_id", g.OrgID,
@@ -554,9 +563,21 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, c grant.Claims
 		now := s.now()
 		d := &freight.Download{GrantID: c.GrantID, IP: clientIP(r), Via: mode, Range: r.Header.Get("Range"),
 			Bytes: n, Completed: false, StartedAt: now, FinishedAt: &now}
-		if err := s.store.CreateDownload(ctx, d); err != nil {
+		queued := false
+		err := s.store.Tx(ctx, func(tx freight.Store) error {
+			if err := tx.CreateDownload(ctx, d); err != nil {
+				return err
+			}
+			var err error
+			queued, err = s.downloadRecorded(ctx, tx, c.GrantID, mode, now)
+			return err
+		})
+		if err != nil {
 			s.refund(ctx, c.GrantID, n)
 			return true, err
+		}
+		if queued {
+			s.jobs.Notify()
 		}
 		s.metrics.downloadBytes.WithLabelValues(mode).Add(float64(n))
 		s.logger.InfoContext(ctx, "download redirected", "via", mode, "grant_id", c.GrantID, "artifact_id", d.ArtifactID,

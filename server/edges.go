@@ -128,6 +128,7 @@ func (s *Server) edgeEvents(w http.ResponseWriter, r *http.Request, e *freight.E
 	}
 	ctx := r.Context()
 	var ans edgeEventsAnswer
+	queued := false
 	for _, d := range in.Downloads {
 		if d == nil || !freight.ValidID(freight.PrefixDownload, d.ID) || d.StartedAt.IsZero() {
 			ans.Rejected++
@@ -137,7 +138,22 @@ func (s *Server) edgeEvents(w http.ResponseWriter, r *http.Request, e *freight.E
 		// only what happened.
 		rec := &freight.Download{ID: d.ID, GrantID: d.GrantID, IP: d.IP, Via: e.Name, Range: d.Range,
 			Bytes: d.Bytes, Completed: d.Completed, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt}
-		err := s.store.CreateDownload(ctx, rec)
+		// The download and, when it completes its grant, the mark and the
+		// artifact.downloaded event commit together: a batch sent again
+		// finds the download recorded and sends nothing twice. The event
+		// is dated when the edge says the download finished.
+		at := s.now()
+		if d.FinishedAt != nil && !d.FinishedAt.IsZero() && d.FinishedAt.Before(at) {
+			at = *d.FinishedAt
+		}
+		err := s.store.Tx(ctx, func(tx freight.Store) error {
+			if err := tx.CreateDownload(ctx, rec); err != nil {
+				return err
+			}
+			q, err := s.downloadRecorded(ctx, tx, rec.GrantID, e.Name, at)
+			queued = queued || q
+			return err
+		})
 		switch freight.ErrorCode(err) {
 		case "", freight.ECONFLICT: // recorded now, or by an earlier delivery of the batch
 			if err == nil && d.Bytes > 0 {
@@ -150,6 +166,9 @@ func (s *Server) edgeEvents(w http.ResponseWriter, r *http.Request, e *freight.E
 		default:
 			return err
 		}
+	}
+	if queued {
+		s.jobs.Notify()
 	}
 	writeJSON(w, http.StatusOK, ans)
 	return nil

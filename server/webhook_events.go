@@ -227,15 +227,73 @@ func (s *Server) emitRelease(ctx context.Context, tx freight.Store, typ string, 
 	return s.emit(ctx, tx, typ, data, reaches)
 }
 
-// downloadEvent is the data of artifact.downloaded: a download URL was
-// issued, once per URL however many ranged requests then use it.
+// downloadEvent is the data of artifact.downloaded: a download completed.
+// A download is one signed URL (a grant), however many requests it took:
+// it completes when its requests together have served the file, by the
+// rule the download figures count completions by, and the event is sent
+// once, from the transaction that records the request that completed it.
 type downloadEvent struct {
-	GrantID  string            `json:"grant_id"`
-	OrgID    string            `json:"org_id,omitempty"`
-	Actor    string            `json:"actor"`
-	Artifact *freight.Artifact `json:"artifact"`
-	Release  eventRelease      `json:"release"`
-	Product  eventProduct      `json:"product"`
+	GrantID      string             `json:"grant_id"`
+	OrgID        string             `json:"org_id,omitempty"`
+	Organization *eventOrganization `json:"organization,omitempty"`
+	Actor        string             `json:"actor"`
+	// Via is where the completing request was served: origin, s3 or
+	// cloudfront (the portal redirected it there), or an edge's name.
+	Via         string            `json:"via"`
+	CompletedAt time.Time         `json:"completed_at"`
+	Artifact    *freight.Artifact `json:"artifact"`
+	Release     eventRelease      `json:"release"`
+	Product     eventProduct      `json:"product"`
+}
+
+// eventOrganization is how events name an organization.
+type eventOrganization struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+// downloadRecorded runs in the transaction that recorded a request of the
+// grant: when the downloads recorded now complete the grant, it marks the
+// grant (once, whatever other requests race with this one) and queues the
+// artifact.downloaded event. It reports whether a delivery was queued, so
+// that the caller wakes the queue after the commit.
+func (s *Server) downloadRecorded(ctx context.Context, tx freight.Store, grantID, via string, at time.Time) (bool, error) {
+	done, err := tx.CompleteGrant(ctx, grantID, at)
+	if err != nil || !done {
+		return false, err
+	}
+	g, err := tx.Grant(ctx, grantID)
+	if err != nil {
+		return false, err
+	}
+	// Artifacts with grants are kept, and so their releases and products.
+	a, err := tx.Artifact(ctx, g.ArtifactID)
+	if err != nil {
+		return false, err
+	}
+	rel, err := tx.Release(ctx, a.ReleaseID)
+	if err != nil {
+		return false, err
+	}
+	prod, err := tx.Product(ctx, rel.ProductID)
+	if err != nil {
+		return false, err
+	}
+	data := downloadEvent{GrantID: g.ID, OrgID: g.OrgID, Actor: g.Actor, Via: via, CompletedAt: at.UTC(), Artifact: a,
+		Release: eventRelease{ID: rel.ID, Version: rel.Version, Channel: rel.Channel},
+		Product: eventProduct{ID: prod.ID, Slug: prod.Slug, Name: prod.Name}}
+	if g.OrgID != "" {
+		// An organization deleted since keeps its id in the event.
+		o, err := tx.Organization(ctx, g.OrgID)
+		switch {
+		case err == nil:
+			data.Organization = &eventOrganization{ID: o.ID, Slug: o.Slug, Name: o.Name}
+		case freight.ErrorCode(err) != freight.ENOTFOUND:
+			return false, err
+		}
+	}
+	return s.emitToOrg(ctx, tx, freight.EventArtifactDownloaded, data, g.OrgID)
 }
 
 type eventRelease struct {

@@ -458,7 +458,18 @@ func TestWebhookTenancy(t *testing.T) {
 		relID := publishWithFile(e, "1.0.0") // acme is entitled
 		var arts struct{ Items []freight.Artifact }
 		e.must(http.StatusOK, "GET", "/api/v1/releases/"+relID+"/artifacts", e.token, nil).decode(t, &arts)
-		e.must(http.StatusOK, "POST", "/api/v1/artifacts/"+arts.Items[0].ID+"/download", acmeMember, nil)
+		// artifact.downloaded is sent when the download completes, not
+		// when its URL is handed out.
+		var g struct {
+			URL string `json:"url"`
+		}
+		e.must(http.StatusOK, "POST", "/api/v1/artifacts/"+arts.Items[0].ID+"/download", acmeMember, nil).decode(t, &g)
+		if resp, err := e.client.Get(g.URL); err != nil {
+			t.Fatal(err)
+		} else {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
 		var lic freight.License
 		e.must(http.StatusCreated, "POST", "/api/v1/licenses", e.token, map[string]any{"org_id": globex.ID, "product_id": prodID}).decode(t, &lic)
 		e.must(http.StatusOK, "POST", "/api/v1/licenses/"+lic.ID+"/revoke", e.token, map[string]any{"reason": "test"})

@@ -13,13 +13,13 @@ import (
 )
 
 const grantColumns = `id, artifact_id, product_id, org_id, actor, token_id, ip, bind_ip, digest, size, filename,
-	start_by, resume_until, byte_budget, bytes_served, created_at`
+	start_by, resume_until, byte_budget, bytes_served, created_at, completed_at`
 
 // grantDest returns the scan destinations of grantColumns.
 func grantDest(g *freight.Grant) []any {
 	return []any{&g.ID, &g.ArtifactID, &g.ProductID, nullStringCol{&g.OrgID}, &g.Actor, nullStringCol{&g.TokenID},
 		&g.IP, boolCol{&g.BindIP}, &g.Digest, &g.Size, &g.Filename,
-		timeCol{&g.StartBy}, timeCol{&g.ResumeUntil}, &g.ByteBudget, &g.BytesServed, timeCol{&g.CreatedAt}}
+		timeCol{&g.StartBy}, timeCol{&g.ResumeUntil}, &g.ByteBudget, &g.BytesServed, timeCol{&g.CreatedAt}, nullTimeCol{&g.CompletedAt}}
 }
 
 func scanGrant(r scanner) (*freight.Grant, error) {
@@ -135,9 +135,11 @@ func (s *store) CreateGrant(ctx context.Context, g *freight.Grant) error {
 	}
 	c.CreatedAt = now
 	c.StartBy, c.ResumeUntil = normTime(c.StartBy), normTime(c.ResumeUntil)
+	// A new grant has downloaded nothing: only CompleteGrant completes it.
+	c.CompletedAt = nil
 	// The artifact may go between the look-up and the insert: the foreign
 	// key still answers ENOTFOUND.
-	_, err = s.exec(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.exec(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 		c.ID, c.ArtifactID, c.ProductID, nullString(c.OrgID), c.Actor, nullString(c.TokenID), c.IP, c.BindIP,
 		c.Digest, c.Size, c.Filename, c.StartBy, c.ResumeUntil, c.ByteBudget, c.BytesServed, c.CreatedAt)
 	if err != nil {
@@ -189,6 +191,54 @@ func (s *store) ReserveGrantBytes(ctx context.Context, id string, n int64) (*fre
 		return nil, s.fail(ctx, err, errGrantNotFound)
 	}
 	return nil, freight.Errorf(freight.ETOOLARGE, "the download's byte budget is used up")
+}
+
+// CompleteGrant takes the grant's row lock first (on SQLite, the
+// transaction excludes every other writer), so that callers racing on one
+// grant take turns. On PostgreSQL the lock is FOR NO KEY UPDATE: each
+// caller's download insert holds a key-share lock on the grant row for
+// its foreign key, which FOR UPDATE would wait for, each caller on the
+// others, in a deadlock. Each caller recorded its download before, so each
+// counts, under the lock, every download committed before it got the lock
+// and its own: the caller whose download completes the grant sees it
+// complete, and those after it see it marked. The rule is the one
+// DownloadStats counts completions by, so that the figures and the marks
+// agree; a grant needs at least one download, even for an empty file.
+func (s *store) CompleteGrant(ctx context.Context, id string, at time.Time) (bool, error) {
+	if at.IsZero() {
+		at = s.db.now()
+	}
+	marked := false
+	err := s.inTx(ctx, func(s *store) error {
+		var size int64
+		var completedAt *time.Time
+		lock := ""
+		if s.db.dialect == dialectPostgres {
+			lock = " FOR NO KEY UPDATE"
+		}
+		err := s.queryRow(ctx, `SELECT size, completed_at FROM grants WHERE id = ?`+lock, id).Scan(&size, nullTimeCol{&completedAt})
+		if err != nil {
+			return s.fail(ctx, err, errGrantNotFound)
+		}
+		if completedAt != nil {
+			return nil
+		}
+		var requests, whole, sent int64
+		err = s.queryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(CASE WHEN completed AND range_header = '' THEN 1 ELSE 0 END), 0),
+			CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM downloads WHERE grant_id = ?`, id).Scan(&requests, &whole, &sent)
+		if err != nil {
+			return s.fail(ctx, err, nil)
+		}
+		if requests == 0 || whole == 0 && sent < size {
+			return nil
+		}
+		if _, err := s.exec(ctx, `UPDATE grants SET completed_at = ? WHERE id = ?`, at, id); err != nil {
+			return s.fail(ctx, err, nil)
+		}
+		marked = true
+		return nil
+	})
+	return marked, err
 }
 
 // GrantUsage counts the grants issued to the organization for the product

@@ -26,6 +26,9 @@ var grantTests = []subtest{
 	{"UsageSince", testGrantUsageSince},
 	{"DeleteArtifactWithGrants", testGrantDeleteArtifact},
 	{"DeleteDraftRelease", testGrantDeleteDraftRelease},
+	{"Complete", testGrantComplete},
+	{"CompleteInTx", testGrantCompleteInTx},
+	{"CompleteConcurrent", testGrantCompleteConcurrent},
 }
 
 var downloadTests = []subtest{
@@ -900,4 +903,159 @@ func testDownloadFilterMissing(t *testing.T, s freight.Store) {
 		t.Errorf("Downloads(deleted organization) = %d downloads, want 1", len(got))
 	}
 	checkUsage(t, "usage of the deleted organization", s, o.ID, g.ProductID, time.Time{}, freight.Usage{Downloads: 1, Bytes: g.Size})
+}
+
+// sizedGrant creates a grant of an artifact of size bytes, with a budget
+// of twice that.
+func sizedGrant(t testing.TB, s freight.Store, a *freight.Artifact, orgID string, size int64) *freight.Grant {
+	t.Helper()
+	g := newGrant(a, orgID)
+	g.Size, g.ByteBudget = size, 2*size
+	return MustCreateGrant(t, s, g)
+}
+
+// checkCompleted fails the test unless the grant's CompletedAt is want
+// (nil: not completed).
+func checkCompleted(t testing.TB, what string, s freight.Store, id string, want *time.Time) {
+	t.Helper()
+	got := storedGrant(t, s, id).CompletedAt
+	if (got == nil) != (want == nil) || got != nil && !got.Equal(*want) {
+		t.Errorf("%s: CompletedAt = %v, want %v", what, got, want)
+	}
+}
+
+// A grant completes when one request sent the whole file, or when its
+// requests together sent at least its size (the rule the download figures
+// count by); CompleteGrant marks it once, at the time given, and reports
+// whether this call marked it.
+func testGrantComplete(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	o, p, _ := seedGrant(t, s)
+	a := seedArtifact(t, s, p, "2.0.0")
+	complete := func(what, id string, at time.Time, want bool) {
+		t.Helper()
+		got, err := s.CompleteGrant(ctx, id, at)
+		noErr(t, what, err)
+		if got != want {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+	dl := func(g *freight.Grant, rng string, bytes int64, completed bool) {
+		t.Helper()
+		MustCreateDownload(t, s, &freight.Download{GrantID: g.ID, Via: "origin", Range: rng, Bytes: bytes, Completed: completed, StartedAt: ts(time.Minute)})
+	}
+
+	// Two ranges that together make the file.
+	ranged := sizedGrant(t, s, a, o.ID, 100)
+	complete("CompleteGrant(no download)", ranged.ID, ts(time.Hour), false)
+	dl(ranged, "bytes=0-49", 50, true)
+	complete("CompleteGrant(half the file)", ranged.ID, ts(time.Hour), false)
+	checkCompleted(t, "half the file", s, ranged.ID, nil)
+	dl(ranged, "bytes=50-", 50, true)
+	complete("CompleteGrant(both halves)", ranged.ID, ts(2*time.Hour), true)
+	checkCompleted(t, "both halves", s, ranged.ID, ptr(ts(2*time.Hour)))
+	dl(ranged, "", 100, true)
+	complete("CompleteGrant(completed before)", ranged.ID, ts(3*time.Hour), false)
+	checkCompleted(t, "completed before", s, ranged.ID, ptr(ts(2*time.Hour)))
+
+	// One request for the whole file that finished.
+	whole := sizedGrant(t, s, a, o.ID, 100)
+	dl(whole, "", 100, true)
+	complete("CompleteGrant(the whole file)", whole.ID, ts(time.Hour).In(time.FixedZone("CET", 3600)), true)
+	checkCompleted(t, "the whole file", s, whole.ID, ptr(ts(time.Hour)))
+
+	// A request for the whole file that broke off, then resumed.
+	resumed := sizedGrant(t, s, a, "", 100)
+	dl(resumed, "", 30, false)
+	complete("CompleteGrant(broken off)", resumed.ID, ts(time.Hour), false)
+	dl(resumed, "bytes=30-", 70, true)
+	complete("CompleteGrant(resumed)", resumed.ID, ts(time.Hour), true)
+
+	// An empty file completes with its one request, not before.
+	empty := sizedGrant(t, s, a, o.ID, 0)
+	complete("CompleteGrant(empty file, no download)", empty.ID, ts(time.Hour), false)
+	dl(empty, "", 0, true)
+	complete("CompleteGrant(empty file)", empty.ID, ts(time.Hour), true)
+
+	// A zero time is now.
+	now := sizedGrant(t, s, a, o.ID, 10)
+	dl(now, "", 10, true)
+	complete("CompleteGrant(zero time)", now.ID, time.Time{}, true)
+	checkRecent(t, "CompletedAt after CompleteGrant(zero time)", *storedGrant(t, s, now.ID).CompletedAt)
+
+	_, err := s.CompleteGrant(ctx, missingID(freight.PrefixGrant), ts(0))
+	wantCode(t, "CompleteGrant(missing)", err, freight.ENOTFOUND)
+}
+
+// In the transaction that records the completing download, the mark
+// commits with it or not at all.
+func testGrantCompleteInTx(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	o, p, _ := seedGrant(t, s)
+	g := sizedGrant(t, s, seedArtifact(t, s, p, "2.0.0"), o.ID, 100)
+	boom := fmt.Errorf("the transaction fails after the mark")
+	err := s.Tx(ctx, func(tx freight.Store) error {
+		MustCreateDownload(t, tx, &freight.Download{GrantID: g.ID, Via: "origin", Bytes: 100, Completed: true})
+		marked, err := tx.CompleteGrant(ctx, g.ID, ts(time.Hour))
+		if err != nil || !marked {
+			t.Errorf("CompleteGrant in the transaction = %v, %v; want true", marked, err)
+		}
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("Tx = %v, want the function's error", err)
+	}
+	checkCompleted(t, "after a rollback", s, g.ID, nil)
+	marked, err := s.CompleteGrant(ctx, g.ID, ts(time.Hour))
+	noErr(t, "CompleteGrant after a rollback", err)
+	if marked {
+		t.Errorf("CompleteGrant after the rolled-back download = true, want false: the download is gone too")
+	}
+	noErr(t, "Tx", s.Tx(ctx, func(tx freight.Store) error {
+		MustCreateDownload(t, tx, &freight.Download{GrantID: g.ID, Via: "origin", Bytes: 100, Completed: true})
+		marked, err := tx.CompleteGrant(ctx, g.ID, ts(2*time.Hour))
+		if err != nil || !marked {
+			t.Errorf("CompleteGrant in a committed transaction = %v, %v; want true", marked, err)
+		}
+		return err
+	}))
+	checkCompleted(t, "after a commit", s, g.ID, ptr(ts(2*time.Hour)))
+}
+
+// A segmented download finishing on many replicas at once: each segment's
+// transaction records its range and asks CompleteGrant. Exactly one of
+// them marks the grant, neither none (each seeing only its own range)
+// nor two.
+func testGrantCompleteConcurrent(t *testing.T, s freight.Store) {
+	const segments, size = 16, 1600
+	o, p, _ := seedGrant(t, s)
+	g := sizedGrant(t, s, seedArtifact(t, s, p, "2.0.0"), o.ID, size)
+	marked := make([]bool, segments)
+	run(segments, func(i int) {
+		err := s.Tx(t.Context(), func(tx freight.Store) error {
+			from := int64(i) * size / segments
+			d := &freight.Download{GrantID: g.ID, Via: "origin", Range: fmt.Sprintf("bytes=%d-%d", from, from+size/segments-1), Bytes: size / segments, Completed: true}
+			if err := tx.CreateDownload(t.Context(), d); err != nil {
+				return err
+			}
+			var err error
+			marked[i], err = tx.CompleteGrant(t.Context(), g.ID, ts(time.Duration(i)*time.Second))
+			return err
+		})
+		if err != nil {
+			t.Errorf("segment %d: %v", i, err)
+		}
+	})
+	n := 0
+	for _, m := range marked {
+		if m {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d of %d concurrent segments marked the grant completed, want exactly 1", n, segments)
+	}
+	if storedGrant(t, s, g.ID).CompletedAt == nil {
+		t.Errorf("CompletedAt after every segment = nil, want set")
+	}
 }
