@@ -16,6 +16,11 @@ var edgeTests = []subtest{
 	{"ListDelete", testEdgeListDelete},
 	{"RegionAndPrefetchSettings", testEdgeSettings},
 	{"PrefetchBlobs", testPrefetchBlobs},
+	{"PrefetchReconcile", testPrefetchReconcile},
+	{"PrefetchScope", testPrefetchScope},
+	{"PrefetchDone", testPrefetchDone},
+	{"PrefetchInTx", testPrefetchInTx},
+	{"PrefetchSerialized", testPrefetchSerialized},
 }
 
 // MustCreateEdge creates an edge with a fresh credential hash or fails the
