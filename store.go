@@ -238,11 +238,6 @@ type Store interface {
 	Edges(ctx context.Context, f EdgeFilter) ([]*Edge, string, error)
 	UpdateEdge(ctx context.Context, id string, fn func(*Edge) error) (*Edge, error)
 	DeleteEdge(ctx context.Context, id string) error
-	// PrefetchBlobs lists the blobs edges should cache ahead of demand:
-	// those of the available artifacts of releases published at or after
-	// since (and not yanked) of products whose PrefetchEdges is on, each
-	// digest once, newest release first.
-	PrefetchBlobs(ctx context.Context, since time.Time) ([]EdgeBlob, error)
 
 	// Edge prefetch: the blobs each edge was asked to cache ahead of
 	// demand (see EdgePrefetch).

@@ -134,38 +134,6 @@ func (s *store) DeleteEdge(ctx context.Context, id string) error {
 	return s.deleteByID(ctx, `DELETE FROM edges WHERE id = ?`, id, errEdgeNotFound)
 }
 
-// PrefetchBlobs joins the published releases of prefetching products with
-// their available artifacts; a blob shared by several artifacts appears
-// once, at its newest release.
-func (s *store) PrefetchBlobs(ctx context.Context, since time.Time) ([]freight.EdgeBlob, error) {
-	rows, err := s.query(ctx, `SELECT a.sha256, a.size, r.published_at FROM artifacts a
-		JOIN releases r ON r.id = a.release_id
-		JOIN products p ON p.id = r.product_id
-		WHERE r.state = 'published' AND r.published_at >= ? AND a.state = 'available' AND p.prefetch_edges = ?
-		ORDER BY r.published_at DESC, a.id`, since, true)
-	if err != nil {
-		return nil, s.fail(ctx, err, nil)
-	}
-	defer rows.Close()
-	out := []freight.EdgeBlob{}
-	seen := map[string]bool{}
-	for rows.Next() {
-		var b freight.EdgeBlob
-		var at time.Time
-		if err := rows.Scan(&b.SHA256, &b.Size, timeCol{&at}); err != nil {
-			return nil, s.fail(ctx, err, nil)
-		}
-		if !seen[b.SHA256] {
-			seen[b.SHA256] = true
-			out = append(out, b)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(ctx, err, nil)
-	}
-	return out, nil
-}
-
 // Edge prefetch rows.
 
 const edgePrefetchColumns = `edge_id, sha256, size, release_id, requested_at, done_at`
