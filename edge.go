@@ -128,17 +128,99 @@ type EdgeFilter struct {
 	Page
 }
 
+// MaxEdgeCached bounds EdgeHeartbeat.Cached: an edge reports at most this
+// many blobs per heartbeat, and the rest at the next one.
+const MaxEdgeCached = 1000
+
 // EdgeHeartbeat is what an edge reports about itself, periodically.
+// Cached names blobs the portal asked it to prefetch that are now
+// complete in its cache, by SHA-256; the portal marks those done.
 type EdgeHeartbeat struct {
 	Region    string    `json:"region"`
 	PublicURL string    `json:"public_url"`
 	Stats     EdgeStats `json:"stats"`
+	Cached    []string  `json:"cached,omitempty"`
+}
+
+// Validate checks a heartbeat, which comes from a machine the vendor may
+// not control: the region, the public URL, the figures, and at most
+// MaxEdgeCached well-formed digests in Cached.
+func (h *EdgeHeartbeat) Validate() error {
+	if err := ValidateRegion("region", h.Region, true); err != nil {
+		return err
+	}
+	if err := ValidatePublicURL("public_url", h.PublicURL); err != nil {
+		return err
+	}
+	if err := h.Stats.Validate(); err != nil {
+		return err
+	}
+	if len(h.Cached) > MaxEdgeCached {
+		return FieldError("cached", "must name at most %d blobs; send the rest with the next heartbeat", MaxEdgeCached)
+	}
+	for _, d := range h.Cached {
+		if !ValidDigest(d) {
+			return FieldError("cached", "must hold SHA-256 digests in lower-case hexadecimal")
+		}
+	}
+	return nil
 }
 
 // EdgeHeartbeatAnswer is the portal's answer to a heartbeat: the blobs
-// the edge should have in its cache before customers ask for them.
+// the edge should have in its cache before customers ask for them, and
+// has not yet reported as cached.
 type EdgeHeartbeatAnswer struct {
 	Prefetch []EdgeBlob `json:"prefetch"`
+}
+
+// EdgePrefetch is one blob the portal asked one edge to cache ahead of
+// demand: a file of a release published recently of a product whose
+// PrefetchEdges is on. The job that reconciles these rows
+// (Store.ReconcileEdgePrefetch) runs when such a release is published or
+// yanked, when a product's PrefetchEdges changes and when an edge is
+// registered. The edge finds its pending rows in its heartbeat answers
+// and reports each blob once cached, which sets DoneAt. An edge may fetch
+// from the portal, without the grant of a download, only the blobs of its
+// own rows.
+type EdgePrefetch struct {
+	EdgeID string `json:"edge_id"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	// ReleaseID is the newest release that wanted the blob when it was
+	// requested; a blob shared by several releases has one row per edge.
+	ReleaseID   string     `json:"release_id"`
+	RequestedAt time.Time  `json:"requested_at"`
+	DoneAt      *time.Time `json:"done_at,omitempty"`
+}
+
+// EdgePrefetchScope narrows a reconciliation of the prefetch rows to what
+// one change can have changed. Zero fields do not narrow. EdgeID keeps the
+// rows of one edge; ReleaseID and ProductID keep the blobs of one release,
+// or of one product's releases, from being added for other releases.
+type EdgePrefetchScope struct {
+	EdgeID    string `json:"edge,omitempty"`
+	ReleaseID string `json:"release,omitempty"`
+	ProductID string `json:"product,omitempty"`
+}
+
+// EdgePrefetchFilter selects prefetch rows, ordered by edge, request time
+// and digest. Zero fields do not filter. Pending keeps the rows not yet
+// done; Since keeps those requested at or after it. Limit bounds the rows
+// returned, at most MaxPageSize; zero means MaxPageSize.
+type EdgePrefetchFilter struct {
+	EdgeID    string
+	ReleaseID string
+	Pending   bool
+	Since     time.Time
+	Limit     int
+}
+
+// EdgePrefetchCounts sums up one edge's prefetch rows: how warm its cache
+// is for what the portal asked.
+type EdgePrefetchCounts struct {
+	Pending      int64 `json:"pending"`
+	Done         int64 `json:"done"`
+	PendingBytes int64 `json:"pending_bytes"`
 }
 
 // EdgeBlob names a blob for an edge to fetch.

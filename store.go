@@ -248,11 +248,37 @@ type Store interface {
 	Edges(ctx context.Context, f EdgeFilter) ([]*Edge, string, error)
 	UpdateEdge(ctx context.Context, id string, fn func(*Edge) error) (*Edge, error)
 	DeleteEdge(ctx context.Context, id string) error
-	// PrefetchBlobs lists the blobs edges should cache ahead of demand:
-	// those of the available artifacts of releases published at or after
-	// since (and not yanked) of products whose PrefetchEdges is on, each
-	// digest once, newest release first.
-	PrefetchBlobs(ctx context.Context, since time.Time) ([]EdgeBlob, error)
+
+	// Edge prefetch: the blobs each edge was asked to cache ahead of
+	// demand (see EdgePrefetch).
+	//
+	// ReconcileEdgePrefetch brings the rows of the edges in scope in line
+	// with what every edge should cache: the blobs of the available
+	// artifacts of releases published at or after since, and not yanked,
+	// of products whose PrefetchEdges is on. It adds the rows missing for
+	// the releases in scope, requested at now, and deletes the rows of the
+	// edges in scope whose blob no such release wants any more, done ones
+	// too; it returns how many it added and deleted. A scope naming an
+	// object that does not exist reconciles nothing for it (no
+	// ENOTFOUND: the object may have been deleted since). It locks the
+	// edges in scope before it reads what is wanted, so that
+	// reconciliations across replicas run one after the other and none
+	// deletes a row that a later one added. Called on the Store of a
+	// transaction, it commits or rolls back with it.
+	//
+	// EdgePrefetches lists the rows the filter selects. EdgePrefetch
+	// returns one edge's row for a digest, pending or done (ENOTFOUND
+	// when there is none). MarkEdgePrefetched sets DoneAt to at on the
+	// edge's pending rows of the digests, ignoring digests it has no
+	// pending row for, and returns how many it marked. EdgePrefetchCounts
+	// sums up the rows of each edge named (an edge without rows, or one
+	// that does not exist, counts zero). Deleting an edge deletes its
+	// rows.
+	ReconcileEdgePrefetch(ctx context.Context, scope EdgePrefetchScope, since, now time.Time) (added, deleted int, err error)
+	EdgePrefetches(ctx context.Context, f EdgePrefetchFilter) ([]*EdgePrefetch, error)
+	EdgePrefetch(ctx context.Context, edgeID, digest string) (*EdgePrefetch, error)
+	MarkEdgePrefetched(ctx context.Context, edgeID string, digests []string, at time.Time) (int, error)
+	EdgePrefetchCounts(ctx context.Context, edgeIDs []string) (map[string]EdgePrefetchCounts, error)
 
 	// Webhooks. CreateWebhook stores an endpoint with its signing secret
 	// (EINVALID without one; ENOTFOUND if the organization is missing).

@@ -202,6 +202,20 @@ func (c *cache) unpin(e *entry) {
 	c.mu.Unlock()
 }
 
+// complete returns those of the digests whose blob is complete in the
+// cache, in their order.
+func (c *cache) complete(digests []string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, d := range digests {
+		if e := c.entries[d]; e != nil && e.complete {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // stats returns the bytes reserved and the number of blobs.
 func (c *cache) stats() (bytes, blobs int64) {
 	c.mu.Lock()

@@ -228,8 +228,9 @@ func countDownloads(t testing.TB, p *portal) int {
 }
 
 // TestPrefetchOnPublish publishes a release of a product that prefetches:
-// the edge's next heartbeat fetches its file, and the first customer's
-// download is a hit.
+// once the job the publish enqueued has run, the edge's next heartbeat
+// fetches its file, the first customer's download is a hit, and the
+// edge's report marks the portal's row done.
 func TestPrefetchOnPublish(t *testing.T) {
 	p := newPortal(t)
 	ctx := context.Background()
@@ -238,13 +239,8 @@ func TestPrefetchOnPublish(t *testing.T) {
 	}
 	a, content := p.artifact("p.bin", 2<<20, 14)
 	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond })
-	now := time.Now()
-	if _, err := p.store.UpdateRelease(ctx, p.release.ID, func(r *freight.Release) error {
-		r.State, r.PublishedAt = freight.ReleasePublished, &now
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	p.call("POST", "/api/v1/releases/"+p.release.ID+"/publish", p.adminToken(), http.StatusOK)
+	p.server.Wait()
 	waitFor(t, "the prefetch", func() bool { st := n.Stats(); return st.CacheBlobs == 1 && st.FillsInProgress == 0 })
 	code, body, _ := get(t, n.url+"/d/"+p.grantOf(a)+"/"+a.Filename, "")
 	if code != 200 || sha(body) != sha(content) {
@@ -253,15 +249,21 @@ func TestPrefetchOnPublish(t *testing.T) {
 	if st := n.Stats(); st.Hits != 1 || st.Misses != 0 || p.blobBytes.Load() != a.Size {
 		t.Errorf("after prefetch: %+v, origin bytes %d", st, p.blobBytes.Load())
 	}
-	// The portal shows the edge with its figures.
-	waitFor(t, "the heartbeat to report the hit", func() bool {
+	// The portal shows the edge with its figures, and the prefetch done.
+	waitFor(t, "the heartbeat to report the hit and the prefetch", func() bool {
 		e, err := p.store.Edge(ctx, p.edgeID)
-		return err == nil && e.Stats.Hits == 1 && e.Region == "eu-west" && e.PublicURL == "http://edge.invalid"
+		row, rerr := p.store.EdgePrefetch(ctx, p.edgeID, a.SHA256)
+		return err == nil && e.Stats.Hits == 1 && e.Region == "eu-west" && e.PublicURL == "http://edge.invalid" &&
+			rerr == nil && row.DoneAt != nil
 	})
+	if c, err := p.store.EdgePrefetchCounts(ctx, []string{p.edgeID}); err != nil || c[p.edgeID] != (freight.EdgePrefetchCounts{Done: 1}) {
+		t.Errorf("prefetch counts: %+v, %v; want one done", c, err)
+	}
 }
 
 // TestBlobFetchNeedsProof checks that an edge credential alone does not
-// open a blob: the fetch needs a grant for it or a prefetch.
+// open a blob: the fetch needs a grant for it or a prefetch asked of this
+// edge.
 func TestBlobFetchNeedsProof(t *testing.T) {
 	p := newPortal(t)
 	a, _ := p.artifact("s.bin", 1<<10, 15)
@@ -291,6 +293,38 @@ func TestBlobFetchNeedsProof(t *testing.T) {
 	b, _ := p.artifact("t.bin", 1<<10, 16)
 	if got := try(p.credential, p.grantOf(b)); got != http.StatusForbidden {
 		t.Errorf("grant for another blob: %d, want 403", got)
+	}
+
+	// A prefetch opens the blob to the edge it was asked of, and to no
+	// other.
+	ctx := context.Background()
+	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := p.store.UpdateRelease(ctx, p.release.ID, func(r *freight.Release) error {
+		r.State, r.PublishedAt = freight.ReleasePublished, &now
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, hash := freight.NewEdgeSecret(now)
+	second := &freight.Edge{Name: "edge-2", SecretHash: hash}
+	if err := p.store.CreateEdge(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	reconcile := func(edgeID string) {
+		if _, _, err := p.store.ReconcileEdgePrefetch(ctx, freight.EdgePrefetchScope{EdgeID: edgeID}, now.Add(-time.Hour), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconcile(second.ID)
+	if got := try(p.credential, ""); got != http.StatusForbidden {
+		t.Errorf("credential alone, the blob asked of another edge: %d, want 403", got)
+	}
+	reconcile(p.edgeID)
+	if got := try(p.credential, ""); got != http.StatusOK {
+		t.Errorf("credential alone, the blob asked of this edge: %d, want 200", got)
 	}
 }
 

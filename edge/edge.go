@@ -19,7 +19,8 @@
 // big for the whole cache is passed through, by ranged origin reads.
 //
 // The edge reports itself to the portal with heartbeats (region, public
-// URL, figures), whose answers name the blobs to prefetch, and sends the
+// URL, figures, and which of the blobs it was asked to prefetch it now
+// holds), whose answers name the blobs to prefetch, and sends the
 // downloads it served in batches, spooled on disk until the portal
 // acknowledges them.
 package edge
@@ -122,6 +123,11 @@ type Edge struct {
 
 	prefetch chan freight.EdgeBlob
 	flush    chan struct{} // asks the event sender to send now
+	// beating makes heartbeats one at a time. asked, which it guards, is
+	// what the last heartbeat answer asked to prefetch, in its order: the
+	// next heartbeat reports those of them now cached.
+	beating sync.Mutex
+	asked   []string
 
 	handler http.Handler
 }
@@ -299,9 +305,12 @@ func (e *Edge) Stats() freight.EdgeStats {
 		CacheBytes: bytes, CacheBlobs: blobs, CacheLimit: e.cfg.CacheSize}
 }
 
-// heartbeat reports the edge to the portal and queues the prefetches it
+// heartbeat reports the edge to the portal, with the blobs the portal
+// asked for that are now in the cache, and queues the prefetches it
 // answers.
 func (e *Edge) heartbeat(ctx context.Context) {
+	e.beating.Lock()
+	defer e.beating.Unlock()
 	if err := e.state.saveCounters(ctx, e.counters()); err != nil {
 		e.logger.Warn("saving counters", "err", err)
 	}
@@ -309,16 +318,26 @@ func (e *Edge) heartbeat(ctx context.Context) {
 		e.logger.Warn("pruning budgets", "err", err)
 	}
 	var ans freight.EdgeHeartbeatAnswer
-	hb := freight.EdgeHeartbeat{Region: e.cfg.Region, PublicURL: e.cfg.PublicURL, Stats: e.Stats()}
+	hb := freight.EdgeHeartbeat{Region: e.cfg.Region, PublicURL: e.cfg.PublicURL, Stats: e.Stats(),
+		Cached: e.cache.complete(e.asked)}
+	// The rest waits for the next heartbeat; the answer asks for them
+	// again meanwhile.
+	hb.Cached = hb.Cached[:min(len(hb.Cached), freight.MaxEdgeCached)]
 	if err := e.origin.post(ctx, "/api/v1/edge/heartbeat", hb, &ans); err != nil {
 		if ctx.Err() == nil {
 			e.logger.Warn("heartbeat", "err", err)
 		}
 		return
 	}
+	// What the portal no longer lists is done, or no longer wanted:
+	// either way, nothing to report.
+	e.asked = e.asked[:0]
 	for _, b := range ans.Prefetch {
 		if !freight.ValidDigest(b.SHA256) || b.Size < 0 {
 			continue
+		}
+		if len(e.asked) < freight.MaxEdgeCached {
+			e.asked = append(e.asked, b.SHA256)
 		}
 		select {
 		case e.prefetch <- b:

@@ -36,7 +36,7 @@ type portal struct {
 	store  *sqlstore.DB
 	blobs  *fsblob.Store
 	keys   *signing.Keyring
-	server *server.Server // to run its background jobs: webhooks
+	server *server.Server // runs its background jobs when a test asks: webhooks, prefetch reconciles
 	srv    *httptest.Server
 	url    string
 	logger *slog.Logger
@@ -110,6 +110,42 @@ func newPortal(t testing.TB) *portal {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// adminToken creates a vendor admin and returns an API token of theirs.
+func (p *portal) adminToken() string {
+	p.t.Helper()
+	ctx := context.Background()
+	u := &freight.User{Email: "root@vendor.example", VendorRole: freight.RoleAdmin}
+	if err := p.store.CreateUser(ctx, u); err != nil {
+		p.t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	tok, err := freight.IssueToken(ctx, p.store, &freight.Token{Name: "admin", UserID: u.ID, Role: freight.RoleAdmin, ExpiresAt: &exp}, time.Now())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return tok
+}
+
+// call sends an API request with token and fails the test unless the
+// answer has the status want.
+func (p *portal) call(method, path, token string, want int) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.url+path, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != want {
+		p.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, body)
+	}
 }
 
 // instrumented counts, slows, corrupts or cuts blob answers.

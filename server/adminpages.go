@@ -487,8 +487,8 @@ func (s *Server) consoleEdgesPage(w http.ResponseWriter, r *http.Request, p frei
 		return err
 	}
 	body := consoleEdgesPage{HealthTimeout: strconv.Itoa(int(s.cfg.EdgeHealthTimeout.Seconds())) + " seconds", CanAdmin: p.CanAdminister()}
-	for _, e := range es {
-		body.Edges = append(body.Edges, s.viewEdge(e))
+	if body.Edges, err = s.viewEdges(ctx, es); err != nil {
+		return err
 	}
 	slices.SortStableFunc(body.Edges, func(a, b edgeView) int {
 		if c := cmp.Compare(a.Region, b.Region); c != 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +21,9 @@ const (
 	DefaultPrefetchWindow = 7 * 24 * time.Hour
 	// maxEdgeEvents bounds one batch of download events.
 	maxEdgeEvents = 1000
+	// maxHeartbeatBody bounds a heartbeat: room for the figures and
+	// freight.MaxEdgeCached digests, whatever --max-body says.
+	maxHeartbeatBody = 256 << 10
 )
 
 // DeliveryEdge hands out download URLs on a healthy edge node, falling
@@ -71,21 +73,20 @@ func (s *Server) edgeAPI(h func(w http.ResponseWriter, r *http.Request, e *freig
 	}
 }
 
-// edgeHeartbeat records what an edge says about itself and answers the
-// blobs it should prefetch: the portal never dials into edges, which often
-// sit behind NAT on a customer's network.
+// edgeHeartbeat records what an edge says about itself, marks done the
+// prefetches it reports cached, and answers the blobs it still has to
+// prefetch: the portal never dials into edges, which often sit behind NAT
+// on a customer's network, so the answer is how they learn.
 func (s *Server) edgeHeartbeat(w http.ResponseWriter, r *http.Request, e *freight.Edge) error {
 	var in freight.EdgeHeartbeat
-	if err := s.decode(w, r, &in); err != nil {
+	body, err := s.readBodyLimit(w, r, max(maxHeartbeatBody, s.maxBody))
+	if err != nil {
 		return err
 	}
-	if err := freight.ValidateRegion("region", in.Region, true); err != nil {
+	if err := decodeBytes(body, &in); err != nil {
 		return err
 	}
-	if err := freight.ValidatePublicURL("public_url", in.PublicURL); err != nil {
-		return err
-	}
-	if err := in.Stats.Validate(); err != nil {
+	if err := in.Validate(); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -96,11 +97,20 @@ func (s *Server) edgeHeartbeat(w http.ResponseWriter, r *http.Request, e *freigh
 	}); err != nil {
 		return err
 	}
-	blobs, err := s.store.PrefetchBlobs(ctx, now.Add(-s.cfg.PrefetchWindow))
+	// Only this edge's rows: an edge reports for itself.
+	if _, err := s.store.MarkEdgePrefetched(ctx, e.ID, in.Cached, now); err != nil {
+		return err
+	}
+	rows, err := s.store.EdgePrefetches(ctx, freight.EdgePrefetchFilter{EdgeID: e.ID, Pending: true,
+		Since: now.Add(-s.cfg.PrefetchWindow), Limit: freight.MaxPageSize})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, freight.EdgeHeartbeatAnswer{Prefetch: blobs})
+	ans := freight.EdgeHeartbeatAnswer{Prefetch: make([]freight.EdgeBlob, len(rows))}
+	for i, p := range rows {
+		ans.Prefetch[i] = freight.EdgeBlob{SHA256: p.SHA256, Size: p.Size}
+	}
+	writeJSON(w, http.StatusOK, ans)
 	return nil
 }
 
@@ -180,9 +190,10 @@ func (s *Server) edgeEvents(w http.ResponseWriter, r *http.Request, e *freight.E
 //
 // An edge may fetch a blob for a download it serves, proven by the grant
 // token in the Freight-Grant header (signature valid, naming this blob,
-// not expired), or a blob the portal asked edges to prefetch. An edge's
-// credential alone opens nothing else: an edge on a customer's site holds
-// its credential on a machine the customer controls.
+// not expired), or a blob the portal asked this very edge to prefetch (a
+// row of its own, pending or done). An edge's credential alone opens
+// nothing else: an edge on a customer's site holds its credential on a
+// machine the customer controls.
 func (s *Server) serveEdgeBlob(w http.ResponseWriter, r *http.Request) {
 	if err := s.edgeBlob(w, r); err != nil {
 		s.writeError(w, r, err)
@@ -196,7 +207,7 @@ func (s *Server) edgeBlob(w http.ResponseWriter, r *http.Request) error {
 	if !freight.ValidDigest(digest) {
 		return freight.Errorf(freight.ENOTFOUND, "blob not found")
 	}
-	size, err := s.edgeMayFetch(ctx, r.Header.Get(GrantHeader), digest)
+	size, err := s.edgeMayFetch(ctx, e, r.Header.Get(GrantHeader), digest)
 	if err != nil {
 		s.logger.InfoContext(ctx, "edge blob fetch refused", "edge_id", e.ID, "sha256", digest, "reason", freight.ErrorMessage(err))
 		return err
@@ -226,7 +237,7 @@ func (s *Server) edgeBlob(w http.ResponseWriter, r *http.Request) error {
 }
 
 // edgeMayFetch decides an edge's blob fetch and returns the blob's size.
-func (s *Server) edgeMayFetch(ctx context.Context, token, digest string) (int64, error) {
+func (s *Server) edgeMayFetch(ctx context.Context, e *freight.Edge, token, digest string) (int64, error) {
 	if token != "" {
 		c, err := grant.Parse(ctx, token, s.keys.PublicKey)
 		if err != nil {
@@ -240,14 +251,13 @@ func (s *Server) edgeMayFetch(ctx context.Context, token, digest string) (int64,
 		}
 		return c.Size, nil
 	}
-	blobs, err := s.store.PrefetchBlobs(ctx, s.now().Add(-s.cfg.PrefetchWindow))
-	if err != nil {
+	p, err := s.store.EdgePrefetch(ctx, e.ID, digest)
+	if freight.ErrorCode(err) == freight.ENOTFOUND {
+		return 0, freight.Errorf(freight.EFORBIDDEN, "an edge fetches a blob with the grant token of a download of it, or when asked to prefetch it")
+	} else if err != nil {
 		return 0, err
 	}
-	if i := slices.IndexFunc(blobs, func(b freight.EdgeBlob) bool { return b.SHA256 == digest }); i >= 0 {
-		return blobs[i].Size, nil
-	}
-	return 0, freight.Errorf(freight.EFORBIDDEN, "an edge fetches a blob with the grant token of a download of it, or when asked to prefetch it")
+	return p.Size, nil
 }
 
 // edgeView is an edge as the admin API shows it.
@@ -255,10 +265,31 @@ type edgeView struct {
 	*freight.Edge
 	Healthy  bool    `json:"healthy"`
 	HitRatio float64 `json:"hit_ratio"`
+	// Prefetch sums up what the portal asked the edge to prefetch: how
+	// warm it is for the releases published recently.
+	Prefetch freight.EdgePrefetchCounts `json:"prefetch"`
 }
 
-func (s *Server) viewEdge(e *freight.Edge) edgeView {
-	return edgeView{Edge: e, Healthy: e.Healthy(s.now(), s.cfg.EdgeHealthTimeout), HitRatio: e.Stats.HitRatio()}
+func (s *Server) viewEdge(e *freight.Edge, c freight.EdgePrefetchCounts) edgeView {
+	return edgeView{Edge: e, Healthy: e.Healthy(s.now(), s.cfg.EdgeHealthTimeout), HitRatio: e.Stats.HitRatio(), Prefetch: c}
+}
+
+// viewEdges is viewEdge for a list, with the prefetch counts of every
+// edge read at once.
+func (s *Server) viewEdges(ctx context.Context, es []*freight.Edge) ([]edgeView, error) {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	counts, err := s.store.EdgePrefetchCounts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]edgeView, len(es))
+	for i, e := range es {
+		views[i] = s.viewEdge(e, counts[e.ID])
+	}
+	return views, nil
 }
 
 // createdEdge is the answer to creating an edge: the only time its
@@ -277,9 +308,9 @@ func (s *Server) listEdges(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	views := make([]edgeView, len(es))
-	for i, e := range es {
-		views[i] = s.viewEdge(e)
+	views, err := s.viewEdges(r.Context(), es)
+	if err != nil {
+		return err
 	}
 	writeList(w, views, next)
 	return nil
@@ -294,7 +325,11 @@ func (s *Server) getEdge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewEdge(e))
+	views, err := s.viewEdges(r.Context(), []*freight.Edge{e})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, views[0])
 	return nil
 }
 
@@ -317,12 +352,18 @@ func (s *Server) createEdge(w http.ResponseWriter, r *http.Request) error {
 		if err := tx.CreateEdge(r.Context(), &e); err != nil {
 			return audited{}, err
 		}
+		// The new edge is to prefetch what the others do.
+		if err := s.queueEdgePrefetch(r.Context(), tx, freight.EdgePrefetchScope{EdgeID: e.ID}); err != nil {
+			return audited{}, err
+		}
 		return audited{id: e.ID, details: &e}, nil
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, createdEdge{edgeView: s.viewEdge(&e), Credential: secret})
+	s.jobs.Notify()
+	// Nothing is asked of it before its job runs.
+	writeJSON(w, http.StatusCreated, createdEdge{edgeView: s.viewEdge(&e, freight.EdgePrefetchCounts{}), Credential: secret})
 	return nil
 }
 

@@ -125,3 +125,37 @@ func FuzzListQuery(f *testing.F) {
 		checkAnswer(t, "GET", target, "", e.serve("GET", target, ""))
 	})
 }
+
+// FuzzEdgeHeartbeat sends heartbeats of any shape as one edge. The answer
+// is never a server error, and whatever the edge reports, the prefetch
+// rows of another edge stay pending: an edge reports for itself only.
+func FuzzEdgeHeartbeat(f *testing.F) {
+	e := newEnv(f)
+	e.must(http.StatusCreated, "POST", "/api/v1/products", e.token, map[string]any{"slug": "cad", "name": "CAD", "prefetch_edges": true})
+	a, b := e.registerEdge("fra-1"), e.registerEdge("nyc-1")
+	_, art := e.publishFile("cad", "1.0.0", 1)
+	e.srv.Wait()
+	for _, seed := range []string{
+		`{"public_url":"https://a.example","cached":["` + art.SHA256 + `"]}`,
+		`{"public_url":"https://a.example","region":"eu-west","stats":{"hits":1},"cached":[]}`,
+		`{"public_url":"https://a.example","cached":["` + strings.ToUpper(art.SHA256) + `"]}`,
+		`{"public_url":"https://a.example","cached":[null]}`,
+		`{"public_url":"https://a.example","cached":"` + art.SHA256 + `"}`,
+		`{"public_url":"https://a.example","cached":["` + art.SHA256 + `","` + art.SHA256 + `"]}`,
+		`{"cached":["` + art.SHA256 + `"]}`, `{"public_url":`, `[]`, `null`, "\x00",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("POST", "http://freight.test/api/v1/edge/heartbeat", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+a.Credential)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		checkAnswer(t, "POST", "/api/v1/edge/heartbeat", body, rec)
+		row, err := e.store.EdgePrefetch(t.Context(), b.ID, art.SHA256)
+		if err != nil || row.DoneAt != nil {
+			t.Fatalf("edge b's row after edge a's heartbeat %q: %+v, %v; want it pending", body, row, err)
+		}
+	})
+}

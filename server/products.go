@@ -95,11 +95,19 @@ func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return audited{}, err
 		}
+		// Turned on, the product's recent releases are to be prefetched;
+		// turned off, their rows go.
+		if updated.PrefetchEdges != prod.PrefetchEdges {
+			if err := s.queueEdgePrefetch(r.Context(), tx, freight.EdgePrefetchScope{ProductID: prod.ID}); err != nil {
+				return audited{}, err
+			}
+		}
 		return audited{id: prod.ID, details: diff{Before: prod, After: updated}}, nil
 	})
 	if err != nil {
 		return err
 	}
+	s.jobs.Notify()
 	writeJSON(w, http.StatusOK, updated)
 	return nil
 }

@@ -137,8 +137,25 @@ func (s *Server) publishRelease(w http.ResponseWriter, r *http.Request) error {
 		now := s.now()
 		rel.State = freight.ReleasePublished
 		rel.PublishedAt = &now
+		if err := s.queuePrefetchOf(r.Context(), tx, rel); err != nil {
+			return err
+		}
 		return s.queueReleaseNotify(r, tx, rel)
 	})
+}
+
+// queuePrefetchOf enqueues, on tx, the reconciliation of the prefetch rows
+// for a release that is being published or yanked, when its product
+// prefetches; a product that does not has no rows to change.
+func (s *Server) queuePrefetchOf(ctx context.Context, tx freight.Store, rel *freight.Release) error {
+	prod, err := tx.Product(ctx, rel.ProductID)
+	if err != nil {
+		return err
+	}
+	if !prod.PrefetchEdges {
+		return nil
+	}
+	return s.queueEdgePrefetch(ctx, tx, freight.EdgePrefetchScope{ReleaseID: rel.ID})
 }
 
 type yankInput struct {
@@ -155,7 +172,7 @@ func (s *Server) yankRelease(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeOptional(w, r, &in); err != nil {
 		return err
 	}
-	return s.transitionRelease(w, r, id, "release.yank", func(_ freight.Store, rel *freight.Release) error {
+	return s.transitionRelease(w, r, id, "release.yank", func(tx freight.Store, rel *freight.Release) error {
 		if rel.State != freight.ReleasePublished {
 			return freight.Errorf(freight.ECONFLICT, "release %s is %s; only a published release can be yanked", rel.Version, rel.State)
 		}
@@ -163,7 +180,9 @@ func (s *Server) yankRelease(w http.ResponseWriter, r *http.Request) error {
 		rel.State = freight.ReleaseYanked
 		rel.YankedAt = &now
 		rel.YankReason = in.Reason
-		return nil
+		// Edges stop being asked for its files, and may no longer fetch
+		// them without a download's grant.
+		return s.queuePrefetchOf(r.Context(), tx, rel)
 	})
 }
 

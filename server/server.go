@@ -267,6 +267,7 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.jobs.Handle(mail.JobKind, s.sendMailJob)
 	s.jobs.Handle(resetRequestKind, s.resetRequestJob)
 	s.jobs.Handle(releaseNotifyKind, s.releaseNotifyJob)
+	s.jobs.Handle(edgePrefetchKind, s.edgePrefetchJob)
 	s.hookClient = cfg.Webhooks.Policy.Client(cfg.Webhooks.Timeout)
 	s.jobs.Handle(webhookJobKind, s.webhookJob)
 	s.handleSweeps()

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +14,11 @@ var edgeTests = []subtest{
 	{"Heartbeat", testEdgeHeartbeat},
 	{"ListDelete", testEdgeListDelete},
 	{"RegionAndPrefetchSettings", testEdgeSettings},
-	{"PrefetchBlobs", testPrefetchBlobs},
+	{"PrefetchReconcile", testPrefetchReconcile},
+	{"PrefetchScope", testPrefetchScope},
+	{"PrefetchDone", testPrefetchDone},
+	{"PrefetchInTx", testPrefetchInTx},
+	{"PrefetchSerialized", testPrefetchSerialized},
 }
 
 // MustCreateEdge creates an edge with a fresh credential hash or fails the
@@ -139,47 +142,5 @@ func testEdgeSettings(t *testing.T, s freight.Store) {
 	noErr(t, "Product", err)
 	if !gp.PrefetchEdges {
 		t.Errorf("PrefetchEdges did not round-trip")
-	}
-}
-
-func testPrefetchBlobs(t *testing.T, s freight.Store) {
-	ctx := t.Context()
-	on := newProduct("on")
-	on.PrefetchEdges = true
-	MustCreateProduct(t, s, on)
-	off := MustCreateProduct(t, s, newProduct("off"))
-	now := time.Now().UTC()
-	digest := func(c byte) string { return strings.Repeat(string(c), 64) }
-	release := func(p *freight.Product, version string, at time.Time, digests ...string) *freight.Release {
-		r := MustCreateRelease(t, s, newRelease(p.ID, version))
-		for i, d := range digests {
-			a := newArtifact(r.ID, "f"+string(rune('a'+i))+".bin")
-			a.SHA256, a.State = d, freight.ArtifactAvailable
-			MustCreateArtifact(t, s, a)
-		}
-		return MustPublishRelease(t, s, r.ID, at)
-	}
-	release(on, "1.0.0", now.Add(-48*time.Hour), digest('1'))           // too old
-	release(on, "2.0.0", now.Add(-time.Hour), digest('2'), digest('3')) // wanted
-	release(on, "2.1.0", now, digest('3'))                              // shared blob: once
-	release(off, "1.0.0", now, digest('4'))                             // product not prefetching
-	yanked := release(on, "2.2.0", now, digest('5'))
-	MustYankRelease(t, s, yanked.ID, now, "broken")
-	draft := MustCreateRelease(t, s, newRelease(on.ID, "3.0.0"))
-	a := newArtifact(draft.ID, "d.bin")
-	a.SHA256, a.State = digest('6'), freight.ArtifactAvailable
-	MustCreateArtifact(t, s, a)
-
-	got, err := s.PrefetchBlobs(ctx, now.Add(-24*time.Hour))
-	noErr(t, "PrefetchBlobs", err)
-	var ds []string
-	for _, b := range got {
-		ds = append(ds, b.SHA256[:1])
-		if b.Size != 1<<20 {
-			t.Errorf("size of %s = %d", b.SHA256[:8], b.Size)
-		}
-	}
-	if strings.Join(ds, ",") != "3,2" {
-		t.Errorf("PrefetchBlobs = %v, want [3 2] (newest release first, each blob once)", ds)
 	}
 }

@@ -53,7 +53,8 @@ func TestParseByteSize(t *testing.T) {
 // by their flags only, and checks the edge's whole life: a customer's
 // download goes through the edge and is recorded by the portal, a second
 // download is a hit, a restarted edge keeps its cache, and a product
-// whose releases edges prefetch is in the cache before anyone asks.
+// whose releases edges prefetch is in the cache before anyone asks, with
+// the edge's prefetch rows at the portal done.
 func TestEdgeCommand(t *testing.T) {
 	dir := t.TempDir()
 	url, info := startDemo(t, dir, "--delivery", "edge", "--edge-regions", "lab", "--edge-health-timeout", "5s", "--prefetch-window", "87600h")
@@ -82,8 +83,9 @@ func TestEdgeCommand(t *testing.T) {
 		return e
 	}
 	type edgeView struct {
-		Healthy bool              `json:"healthy"`
-		Stats   freight.EdgeStats `json:"stats"`
+		Healthy  bool                       `json:"healthy"`
+		Stats    freight.EdgeStats          `json:"stats"`
+		Prefetch freight.EdgePrefetchCounts `json:"prefetch"`
 	}
 	// await polls the portal's view of the edge until ok holds.
 	await := func(what string, ok func(edgeView) bool) edgeView {
@@ -203,6 +205,11 @@ func TestEdgeCommand(t *testing.T) {
 	}
 	v = await("the prefetch done", func(v edgeView) bool {
 		return v.Stats.BytesFromOrigin == a.Size+want && v.Stats.CacheBlobs == int64(len(blobs)) && v.Stats.FillsInProgress == 0
+	})
+	// The edge reports every blob it was asked for, the one it held
+	// already too, and the portal counts them all done.
+	v = await("the prefetch reported", func(v edgeView) bool {
+		return v.Prefetch == freight.EdgePrefetchCounts{Done: int64(len(blobs))}
 	})
 	get(b2)
 	viaEdge(b2, 1)

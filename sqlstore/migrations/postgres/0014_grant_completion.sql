@@ -1,5 +1,5 @@
 -- When a download URL's download completed. Keep it in step with
--- ../sqlite/0013_grant_completion.sql.
+-- ../sqlite/0014_grant_completion.sql.
 --
 -- completed_at is set once, by CompleteGrant, in the transaction that
 -- records the request that completed the grant (its requests together

@@ -1,3 +1,3 @@
 -- When a download URL's download completed. Keep it in step with
--- ../postgres/0013_grant_completion.sql, which says what sets it.
+-- ../postgres/0014_grant_completion.sql, which says what sets it.
 ALTER TABLE grants ADD COLUMN completed_at TEXT;
