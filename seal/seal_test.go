@@ -381,3 +381,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The store seals and opens a secret on every write and read of its row:
+// these measure what that adds.
+func BenchmarkSeal(b *testing.B) {
+	k := mustKeys(b, "a")
+	secret := make([]byte, 64)
+	for b.Loop() {
+		k.Seal(secret, "signing_keys.private_key/k8wj9ghwmmb")
+	}
+}
+
+func BenchmarkOpen(b *testing.B) {
+	k := mustKeys(b, "a")
+	sealed := k.Seal(make([]byte, 64), "signing_keys.private_key/k8wj9ghwmmb")
+	for b.Loop() {
+		if _, err := k.Open(sealed, "signing_keys.private_key/k8wj9ghwmmb"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
