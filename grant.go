@@ -68,7 +68,8 @@ type SigningKey struct {
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
 
 	// Private is the Ed25519 private key (seed and public key, 64 bytes).
-	// It never leaves the server.
+	// It never leaves the server, and the store keeps it sealed (package
+	// seal).
 	Private []byte `json:"-"`
 }
 

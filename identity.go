@@ -10,6 +10,8 @@ import (
 type UserSecurity struct {
 	// TOTPSecret is the enrolled TOTP secret; empty when MFA is off.
 	// TOTPPending is a secret being enrolled, not yet confirmed by a code.
+	// Codes are computed from them, so they cannot be hashed: the store
+	// keeps them sealed (package seal).
 	TOTPSecret  []byte
 	TOTPPending []byte
 	// TOTPLastStep is the last time step accepted, so that no code is

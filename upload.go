@@ -51,7 +51,7 @@ type Upload struct {
 	// URLs (HMAC-SHA256) for backends whose parts travel through the portal.
 	// A key per session, rather than one per server, means URLs can be
 	// issued again at any time without invalidating those in flight, and a
-	// key dies with its session.
+	// key dies with its session. The store keeps it sealed (package seal).
 	URLKey []byte `json:"-"`
 	// ClaimedUntil is set while a server completes the upload, so that a
 	// retried completion waits instead of racing, and a crashed server's

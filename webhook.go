@@ -56,10 +56,10 @@ const (
 // replaced, still used for a second signature until
 // PreviousSecretExpiresAt, so that receivers can switch without losing a
 // delivery. A signature is an HMAC, which needs the secret itself, so it
-// cannot be kept hashed as credentials are: it is stored as it is in the
-// metadata database, which is the protection (its access control, its
-// encryption at rest and in backups); it never appears in JSON, in the
-// audit log or in logs, and the API shows it once, when it is made.
+// cannot be kept hashed as credentials are: the store keeps it sealed with
+// a key the database does not hold (package seal); it never appears in
+// JSON, in the audit log or in logs, and the API shows it once, when it is
+// made.
 type Webhook struct {
 	ID                      string     `json:"id"`
 	OrgID                   string     `json:"org_id,omitempty"`

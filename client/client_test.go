@@ -33,6 +33,7 @@ func newServer(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.SealWith(testdb.SealKeys(t))
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)

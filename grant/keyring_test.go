@@ -39,6 +39,7 @@ func openStore(t *testing.T, clk *clock) *sqlstore.DB {
 	if err != nil {
 		t.Fatalf("sqlstore.Open: %v", err)
 	}
+	db.SealWith(testdb.SealKeys(t))
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)

@@ -43,6 +43,7 @@ func openStore(t *testing.T, url string) *sqlstore.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.SealWith(testdb.SealKeys(t))
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)

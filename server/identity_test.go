@@ -3,6 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +19,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/internal/testdb"
 	"github.com/freight-portal/freight/mfa"
 	"github.com/freight-portal/freight/password"
 	"github.com/freight-portal/freight/server"
@@ -823,9 +828,13 @@ func TestPublisherTokenNarrowedToProducts(t *testing.T) {
 }
 
 // TestSecretsAtRest reads every table of the database after the flows that
-// make secrets, and checks that none is stored as it was shown.
+// make secrets, and checks that none is stored as it was shown: those that
+// can be hashed are hashed, and those the portal must keep usable (signing
+// keys, TOTP and webhook secrets, upload URL keys) are sealed, so that no
+// encoding of them appears either.
 func TestSecretsAtRest(t *testing.T) {
-	e := newEnv(t)
+	e := hookEnv(t, testdb.SQLite(t))
+	ctx := context.Background()
 	acme := e.mustOrg("acme")
 	u := e.mustUser("kim@acme.example", goodPassword, "", acme, freight.RoleOrgAdmin)
 	b := e.browser()
@@ -847,7 +856,55 @@ func TestSecretsAtRest(t *testing.T) {
 	b.must(http.StatusAccepted, "POST", "/api/v1/auth/forgot", map[string]string{"email": u.Email})
 	secrets = append(secrets, e.linkToken(u.Email))
 
-	logOnly := []string{begin.Secret}
+	// Secrets that are sealed, as bytes: each must not appear in any
+	// encoding.
+	sealed := map[string][]byte{"TOTP secret": secret}
+	// A second factor being enrolled, not yet confirmed.
+	ann := e.mustUser("ann@acme.example", goodPassword, "", acme, freight.RoleMember)
+	ab := e.browser()
+	ab.must(http.StatusOK, "POST", "/api/v1/auth/signin", map[string]string{"email": ann.Email, "password": goodPassword})
+	var pending struct{ Secret string }
+	ab.must(http.StatusOK, "POST", "/api/v1/account/mfa/totp", map[string]string{"password": goodPassword}).decode(t, &pending)
+	sealed["pending TOTP secret"], _ = mfa.DecodeSecret(pending.Secret)
+	secrets = append(secrets, begin.Secret, pending.Secret)
+
+	// Both signing keys, and a rotation, so that two grant keys exist.
+	e.must(http.StatusOK, "POST", "/api/v1/keys/rotate", e.token, nil)
+	e.must(http.StatusOK, "POST", "/api/v1/keys/rotate", e.token, nil)
+	e.must(http.StatusOK, "POST", "/api/v1/keys/rotate?purpose=licenses", e.token, nil)
+	var publics [][]byte
+	for _, purpose := range []string{freight.KeyGrants, freight.KeyLicenses} {
+		keys, err := e.store.SigningKeys(ctx, purpose)
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("SigningKeys(%s) = %d keys, %v", purpose, len(keys), err)
+		}
+		for _, k := range keys {
+			sealed["private key "+k.ID] = k.Private
+			sealed["seed of "+k.ID] = k.Private[:ed25519.SeedSize]
+			publics = append(publics, k.Public)
+		}
+	}
+
+	// A webhook and its rotated secret, the old one kept for the grace.
+	var hook, rot createdHook
+	e.must(http.StatusCreated, "POST", "/api/v1/webhooks", e.token, map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{freight.EventLicenseIssued}}).decode(t, &hook)
+	e.must(http.StatusOK, "POST", "/api/v1/webhooks/"+hook.ID+"/rotate-secret", e.token, nil).decode(t, &rot)
+	for _, s := range []string{hook.Secret, rot.Secret} {
+		secrets = append(secrets, s)
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(s, freight.WebhookSecretPrefix))
+		if err != nil {
+			t.Fatalf("webhook secret %.10s…: %v", s, err)
+		}
+		sealed["webhook secret "+s[:10]] = raw
+	}
+
+	// An upload whose part URLs the portal signs.
+	started := e.startUpload(e.draft("1.0.0"), "cad.bin", []byte("0123456789"), "")
+	up, err := e.store.Upload(ctx, started.Upload.ID)
+	if err != nil || len(up.URLKey) == 0 {
+		t.Fatalf("Upload: %v, URL key of %d bytes", err, len(up.URLKey))
+	}
+	sealed["upload URL key"] = up.URLKey
 
 	dump := e.dumpDatabase()
 	for _, s := range secrets {
@@ -856,17 +913,44 @@ func TestSecretsAtRest(t *testing.T) {
 		// The random part is the last 43 characters: base64url, which
 		// may itself hold a '_'.
 		random := s
-		if strings.HasPrefix(s, "fr") && len(s) > 43 {
+		if (strings.HasPrefix(s, "fr") || strings.HasPrefix(s, freight.WebhookSecretPrefix)) && len(s) > 43 {
 			random = s[len(s)-43:]
 		}
 		if strings.Contains(dump, random) {
 			t.Errorf("the database holds a secret in plain text (%.8s…)", s)
 		}
 	}
-	if !strings.Contains(dump, u.Email) {
-		t.Fatal("the dump does not hold the user's email: it does not read the tables")
+	for name, b := range sealed {
+		if len(b) < 16 {
+			t.Fatalf("%s has %d bytes: too short to look for", name, len(b))
+		}
+		for enc, v := range encodings(b) {
+			if strings.Contains(dump, v) {
+				t.Errorf("the database holds the %s (%s)", name, enc)
+			}
+		}
 	}
-	e.checkLogsClean(append(secrets, logOnly...))
+	// The dump reads the tables that hold them.
+	for what, v := range map[string]string{"the user's email": u.Email, "the webhook's URL": "http://127.0.0.1:9/hook", "a public key": string(publics[0])} {
+		if !strings.Contains(dump, v) {
+			t.Fatalf("the dump does not hold %s: it does not read the tables", what)
+		}
+	}
+	e.checkLogsClean(secrets)
+}
+
+// encodings returns the ways bytes are commonly written down.
+func encodings(b []byte) map[string]string {
+	return map[string]string{
+		"raw":               string(b),
+		"hex":               hex.EncodeToString(b),
+		"upper-case hex":    strings.ToUpper(hex.EncodeToString(b)),
+		"base64":            base64.RawStdEncoding.EncodeToString(b),
+		"base64url":         base64.RawURLEncoding.EncodeToString(b),
+		"base32":            base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b),
+		"lower-case base32": strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)),
+		"base32hex":         base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b),
+	}
 }
 
 // dumpDatabase returns the text of every row of every table.

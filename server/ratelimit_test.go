@@ -386,12 +386,14 @@ type replicas struct {
 func newReplicas(t testing.TB, url string, n int, opts ...func(*server.Config)) *replicas {
 	ctx := context.Background()
 	rs := &replicas{t: t, clock: &clock{now: time.Now().UTC().Truncate(time.Microsecond)}}
+	keys := testdb.SealKeys(t) // replicas share their keys as they share the database
 	for i := range n {
 		logger := slog.New(server.LogHandler(slog.NewTextHandler(t.Output(), nil))).With("replica", i)
 		db, err := sqlstore.Open(ctx, url, logger)
 		if err != nil {
 			t.Fatal(err)
 		}
+		db.SealWith(keys)
 		t.Cleanup(func() { db.Close() })
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)

@@ -144,6 +144,7 @@ func newEnvAt(t testing.TB, dbURL string, blobs freight.BlobStore, opts ...func(
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.SealWith(testdb.SealKeys(t))
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)

@@ -68,6 +68,7 @@ func newStore(t *testing.T, clk *clock) *countingStore {
 	if err != nil {
 		t.Fatalf("sqlstore.Open: %v", err)
 	}
+	db.SealWith(testdb.SealKeys(t))
 	t.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			t.Errorf("Close: %v", err)

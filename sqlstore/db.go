@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/seal"
 )
 
 // Dialects returned by DB.Dialect.
@@ -42,6 +43,7 @@ type DB struct {
 	sqlDB   *sql.DB
 	dialect string
 	logger  *slog.Logger
+	keys    *seal.Keys // see SealWith
 
 	idMu   sync.Mutex
 	lastMS map[string]int64 // per id prefix: the millisecond of the last generated id

@@ -12,4 +12,8 @@
 //
 // The database is chosen by URL, see Open. Open does not change the schema:
 // call Migrate, which is safe to run from many replicas at once.
+//
+// Secrets that must stay usable (private signing keys, TOTP secrets,
+// webhook secrets, upload URL keys) are sealed by the store with keys the
+// database does not hold, given with SealWith; see secrets.go.
 package sqlstore

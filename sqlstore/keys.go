@@ -16,10 +16,13 @@ const signingKeyColumns = `id, purpose, public_key, private_key, created_at, ret
 // maxKeyID is the longest key id: it travels in every grant token.
 const maxKeyID = 64
 
-func scanSigningKey(r scanner) (*freight.SigningKey, error) {
+func (s *store) scanSigningKey(r scanner) (*freight.SigningKey, error) {
 	var k freight.SigningKey
 	err := r.Scan(&k.ID, &k.Purpose, bytesCol{&k.Public}, bytesCol{&k.Private}, timeCol{&k.CreatedAt}, nullTimeCol{&k.RetiredAt})
 	if err != nil {
+		return nil, err
+	}
+	if k.Private, err = s.open(colPrivateKey, k.ID, k.Private); err != nil {
 		return nil, err
 	}
 	return &k, nil
@@ -68,8 +71,8 @@ func validSigningKey(k *freight.SigningKey) error {
 }
 
 // CreateSigningKey stores k and sets its created time. The key is stored
-// as given, retired when RetiredAt is set; the stored key does not share
-// its byte slices with the caller's.
+// as given, retired when RetiredAt is set, its private key sealed; the
+// stored key does not share its byte slices with the caller's.
 func (s *store) CreateSigningKey(ctx context.Context, k *freight.SigningKey) error {
 	c := *k
 	if err := validSigningKey(&c); err != nil {
@@ -79,8 +82,12 @@ func (s *store) CreateSigningKey(ctx context.Context, k *freight.SigningKey) err
 	c.Private = append([]byte(nil), c.Private...)
 	c.CreatedAt = s.db.now()
 	c.RetiredAt = normTimePtr(c.RetiredAt)
-	_, err := s.exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Purpose, c.Public, c.Private, c.CreatedAt, c.RetiredAt)
+	private, err := s.seal(colPrivateKey, c.ID, c.Private)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Purpose, c.Public, private, c.CreatedAt, c.RetiredAt)
 	if err != nil {
 		return s.fail(ctx, err, &errs{idConflict: fmt.Sprintf("a signing key with id %q already exists", c.ID)})
 	}
@@ -102,7 +109,7 @@ func (s *store) SigningKeys(ctx context.Context, purpose string) ([]*freight.Sig
 	defer rows.Close()
 	out := []*freight.SigningKey{}
 	for rows.Next() {
-		k, err := scanSigningKey(rows)
+		k, err := s.scanSigningKey(rows)
 		if err != nil {
 			return nil, s.fail(ctx, err, nil)
 		}
@@ -126,7 +133,7 @@ func (s *store) RetireSigningKey(ctx context.Context, id string, at time.Time) (
 		if _, err := s.exec(ctx, `UPDATE signing_keys SET retired_at = ? WHERE id = ? AND retired_at IS NULL`, at, id); err != nil {
 			return s.fail(ctx, err, errSigningKeyNotFound)
 		}
-		k, err := scanSigningKey(s.queryRow(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys WHERE id = ?`, id))
+		k, err := s.scanSigningKey(s.queryRow(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys WHERE id = ?`, id))
 		if err != nil {
 			return s.fail(ctx, err, errSigningKeyNotFound)
 		}

@@ -62,8 +62,18 @@ func migrations(dialect string) ([]migration, error) {
 // so a migration is applied entirely or not at all. On PostgreSQL every
 // step holds a transaction-scoped advisory lock, per schema, so replicas
 // that start together apply each migration once. Migrate refuses a database
-// whose schema is newer than this binary knows.
+// whose schema is newer than this binary knows. With keys (SealWith), it
+// then seals the secrets stored in clear or with an older key.
 func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.migrate(ctx, 0); err != nil {
+		return err
+	}
+	return db.sealSecrets(ctx)
+}
+
+// migrate applies the migrations up to version upTo, or all of them when
+// upTo is 0: tests build the schema of an older release with it.
+func (db *DB) migrate(ctx context.Context, upTo int) error {
 	ms, err := migrations(db.dialect)
 	if err != nil {
 		return err
@@ -94,7 +104,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: the database schema is at version %d, newer than this program knows (%d): run a newer freight", current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.version <= current || (upTo > 0 && m.version > upTo) {
 			continue
 		}
 		applied := false

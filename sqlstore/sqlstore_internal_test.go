@@ -32,6 +32,7 @@ func MustOpen(tb testing.TB, url string) *DB {
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
+	db.SealWith(testdb.SealKeys(tb))
 	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			tb.Errorf("Close: %v", err)

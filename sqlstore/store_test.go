@@ -41,6 +41,7 @@ func open(t *testing.T, url string) *sqlstore.DB {
 	if err != nil {
 		t.Fatalf("sqlstore.Open: %v", err)
 	}
+	db.SealWith(testdb.SealKeys(t))
 	t.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			t.Errorf("Close: %v", err)

@@ -10,12 +10,15 @@ import (
 const uploadColumns = `id, artifact_id, size, part_size, sha256, state, error_message, backend_id, url_key,
 	claimed_until, expires_at, created_by, created_at, updated_at`
 
-func scanUpload(r scanner) (*freight.Upload, error) {
+func (s *store) scanUpload(r scanner) (*freight.Upload, error) {
 	var u freight.Upload
 	err := r.Scan(&u.ID, &u.ArtifactID, &u.Size, &u.PartSize, &u.SHA256, (*string)(&u.State), &u.Error, &u.BackendID,
 		bytesCol{&u.URLKey}, nullTimeCol{&u.ClaimedUntil}, timeCol{&u.ExpiresAt},
 		&u.CreatedBy, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
 	if err != nil {
+		return nil, err
+	}
+	if u.URLKey, err = s.open(colUploadURLKey, u.ID, u.URLKey); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -87,8 +90,12 @@ func (s *store) CreateUpload(ctx context.Context, u *freight.Upload) error {
 		return err
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
-	_, err := s.exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.ArtifactID, c.Size, c.PartSize, c.SHA256, string(c.State), c.Error, c.BackendID, nullBytes(c.URLKey),
+	urlKey, err := s.seal(colUploadURLKey, c.ID, c.URLKey)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.ArtifactID, c.Size, c.PartSize, c.SHA256, string(c.State), c.Error, c.BackendID, nullBytes(urlKey),
 		c.ClaimedUntil, c.ExpiresAt, c.CreatedBy, c.CreatedAt, c.UpdatedAt)
 	if err != nil {
 		return s.fail(ctx, err, uploadErrs(&c))
@@ -106,7 +113,7 @@ func (s *store) upload(ctx context.Context, id string, lock bool) (*freight.Uplo
 	if lock {
 		q += s.forUpdate()
 	}
-	u, err := scanUpload(s.queryRow(ctx, q, id))
+	u, err := s.scanUpload(s.queryRow(ctx, q, id))
 	if err != nil {
 		return nil, s.fail(ctx, err, errUploadNotFound)
 	}
@@ -133,7 +140,7 @@ func (s *store) Uploads(ctx context.Context, f freight.UploadFilter) ([]*freight
 		c.add(`expires_at < ?`, f.ExpiredBefore)
 	}
 	return listPage(ctx, s, `SELECT `+uploadColumns+` FROM uploads`+c.String()+` ORDER BY id`, c.args, f.Size(), named(artifactNamed(f.ArtifactID)),
-		scanUpload, func(u *freight.Upload) string { return u.ID })
+		s.scanUpload, func(u *freight.Upload) string { return u.ID })
 }
 
 // UpdateUpload writes what fn makes of the upload. Moving it to another
@@ -165,10 +172,14 @@ func (s *store) UpdateUpload(ctx context.Context, id string, fn func(*freight.Up
 		}
 		normUpload(&c)
 		c.UpdatedAt = s.db.now()
+		urlKey, err := s.seal(colUploadURLKey, c.ID, c.URLKey)
+		if err != nil {
+			return err
+		}
 		_, err = s.exec(ctx, `UPDATE uploads SET size = ?, part_size = ?, sha256 = ?, state = ?, error_message = ?, backend_id = ?,
 			url_key = ?, claimed_until = ?, expires_at = ?, created_by = ?, updated_at = ? WHERE id = ?`,
 			c.Size, c.PartSize, c.SHA256, string(c.State), c.Error, c.BackendID,
-			nullBytes(c.URLKey), c.ClaimedUntil, c.ExpiresAt, c.CreatedBy, c.UpdatedAt, c.ID)
+			nullBytes(urlKey), c.ClaimedUntil, c.ExpiresAt, c.CreatedBy, c.UpdatedAt, c.ID)
 		if err != nil {
 			return s.fail(ctx, err, uploadErrs(&c))
 		}

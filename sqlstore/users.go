@@ -13,7 +13,7 @@ const userColumns = `id, email, name, vendor_role, disabled, password_hash, crea
 	`totp_secret, totp_pending, totp_last_step, failures, locked_until, last_failure, mfa_failures, mfa_locked_until, last_mfa_failure, ` +
 	`notify_releases`
 
-func scanUser(r scanner) (*freight.User, error) {
+func (s *store) scanUser(r scanner) (*freight.User, error) {
 	var u freight.User
 	var notify bool
 	sec := &u.Security
@@ -26,20 +26,44 @@ func scanUser(r scanner) (*freight.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sec.TOTPSecret, err = s.open(colTOTPSecret, u.ID, sec.TOTPSecret); err != nil {
+		return nil, err
+	}
+	if sec.TOTPPending, err = s.open(colTOTPPending, u.ID, sec.TOTPPending); err != nil {
+		return nil, err
+	}
 	u.NoReleaseMail = !notify
 	return &u, nil
 }
 
+// sealTOTP returns the TOTP secrets of u as they are stored: sealed, NULL
+// when empty.
+func (s *store) sealTOTP(u *freight.User) (secret, pending any, err error) {
+	sec, err := s.seal(colTOTPSecret, u.ID, u.Security.TOTPSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	pend, err := s.seal(colTOTPPending, u.ID, u.Security.TOTPPending)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nullBytes(sec), nullBytes(pend), nil
+}
+
 // userValues returns the values of userColumns for u, the Security state
-// as it is stored: zero times as NULL, empty secrets as NULL.
-func userValues(u *freight.User) []any {
+// as it is stored: zero times as NULL, secrets sealed, empty ones as NULL.
+func (s *store) userValues(u *freight.User) ([]any, error) {
 	sec := &u.Security
+	totp, pending, err := s.sealTOTP(u)
+	if err != nil {
+		return nil, err
+	}
 	return []any{u.ID, u.Email, u.Name, string(u.VendorRole), u.Disabled, u.PasswordHash,
 		u.CreatedAt, u.UpdatedAt, u.EmailVerified,
-		nullBytes(sec.TOTPSecret), nullBytes(sec.TOTPPending), sec.TOTPLastStep,
+		totp, pending, sec.TOTPLastStep,
 		sec.Failures, zeroTime(sec.LockedUntil), zeroTime(sec.LastFailure),
 		sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure),
-		!u.NoReleaseMail}
+		!u.NoReleaseMail}, nil
 }
 
 // prepareSecurity checks the sign-in state that is about to be written and
@@ -92,8 +116,11 @@ func (s *store) CreateUser(ctx context.Context, u *freight.User) error {
 		return err
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
-	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		userValues(&c)...)
+	values, err := s.userValues(&c)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, values...)
 	if err != nil {
 		return s.fail(ctx, err, userErrs(&c))
 	}
@@ -115,7 +142,7 @@ func (s *store) user(ctx context.Context, col, v string, lock bool) (*freight.Us
 	if lock {
 		q += s.forUpdate()
 	}
-	u, err := scanUser(s.queryRow(ctx, q, v))
+	u, err := s.scanUser(s.queryRow(ctx, q, v))
 	if err != nil {
 		return nil, s.fail(ctx, err, errUserNotFound)
 	}
@@ -137,7 +164,7 @@ func (s *store) Users(ctx context.Context, f freight.UserFilter) ([]*freight.Use
 		c.add(`vendor_role <> ''`)
 	}
 	return listPage(ctx, s, `SELECT `+userColumns+` FROM users`+c.String()+` ORDER BY id`, c.args, f.Size(), named(orgNamed(f.OrgID)),
-		scanUser, func(u *freight.User) string { return u.ID })
+		s.scanUser, func(u *freight.User) string { return u.ID })
 }
 
 func (s *store) UpdateUser(ctx context.Context, id string, fn func(*freight.User) error) (*freight.User, error) {
@@ -160,11 +187,15 @@ func (s *store) UpdateUser(ctx context.Context, id string, fn func(*freight.User
 		}
 		c.UpdatedAt = s.db.now()
 		sec := &c.Security
+		totp, pending, err := s.sealTOTP(&c)
+		if err != nil {
+			return err
+		}
 		_, err = s.exec(ctx, `UPDATE users SET email = ?, name = ?, vendor_role = ?, disabled = ?, password_hash = ?, updated_at = ?, email_verified = ?,
 			totp_secret = ?, totp_pending = ?, totp_last_step = ?, failures = ?, locked_until = ?, last_failure = ?,
 			mfa_failures = ?, mfa_locked_until = ?, last_mfa_failure = ?, notify_releases = ? WHERE id = ?`,
 			c.Email, c.Name, string(c.VendorRole), c.Disabled, c.PasswordHash, c.UpdatedAt, c.EmailVerified,
-			nullBytes(sec.TOTPSecret), nullBytes(sec.TOTPPending), sec.TOTPLastStep, sec.Failures, zeroTime(sec.LockedUntil), zeroTime(sec.LastFailure),
+			totp, pending, sec.TOTPLastStep, sec.Failures, zeroTime(sec.LockedUntil), zeroTime(sec.LastFailure),
 			sec.MFAFailures, zeroTime(sec.MFALockedUntil), zeroTime(sec.LastMFAFailure), !c.NoReleaseMail, c.ID)
 		if err != nil {
 			return s.fail(ctx, err, userErrs(&c))

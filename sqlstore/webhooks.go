@@ -11,14 +11,32 @@ import (
 const webhookColumns = `id, org_id, url, description, events, enabled, secret, previous_secret, previous_secret_expires_at,
 	created_by, created_at, updated_at`
 
-func scanWebhook(r scanner) (*freight.Webhook, error) {
+func (s *store) scanWebhook(r scanner) (*freight.Webhook, error) {
 	var w freight.Webhook
 	err := r.Scan(&w.ID, nullStringCol{&w.OrgID}, &w.URL, &w.Description, listCol[string]{&w.Events}, boolCol{&w.Enabled},
 		&w.Secret, &w.PreviousSecret, nullTimeCol{&w.PreviousSecretExpiresAt}, &w.CreatedBy, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt})
 	if err != nil {
 		return nil, err
 	}
+	if w.Secret, err = s.openText(colWebhookSecret, w.ID, w.Secret); err != nil {
+		return nil, err
+	}
+	if w.PreviousSecret, err = s.openText(colWebhookPrevious, w.ID, w.PreviousSecret); err != nil {
+		return nil, err
+	}
 	return &w, nil
+}
+
+// sealWebhookSecrets returns the signing secrets of w as they are stored:
+// sealed, an empty string for no previous secret.
+func (s *store) sealWebhookSecrets(w *freight.Webhook) (secret, previous string, err error) {
+	if secret, err = s.sealText(colWebhookSecret, w.ID, w.Secret); err != nil {
+		return "", "", err
+	}
+	if previous, err = s.sealText(colWebhookPrevious, w.ID, w.PreviousSecret); err != nil {
+		return "", "", err
+	}
+	return secret, previous, nil
 }
 
 var errWebhookNotFound = &errs{notFound: "webhook not found"}
@@ -47,8 +65,12 @@ func (s *store) CreateWebhook(ctx context.Context, w *freight.Webhook) error {
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
 	c.PreviousSecretExpiresAt = normTimePtr(c.PreviousSecretExpiresAt)
-	_, err := s.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, nullString(c.OrgID), c.URL, c.Description, list(c.Events), c.Enabled, c.Secret, c.PreviousSecret, c.PreviousSecretExpiresAt,
+	secret, previous, err := s.sealWebhookSecrets(&c)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, nullString(c.OrgID), c.URL, c.Description, list(c.Events), c.Enabled, secret, previous, c.PreviousSecretExpiresAt,
 		c.CreatedBy, c.CreatedAt, c.UpdatedAt)
 	if err != nil {
 		return s.fail(ctx, err, webhookErrs(&c))
@@ -66,7 +88,7 @@ func (s *store) webhook(ctx context.Context, id string, lock bool) (*freight.Web
 	if lock {
 		q += s.forUpdate()
 	}
-	w, err := scanWebhook(s.queryRow(ctx, q, id))
+	w, err := s.scanWebhook(s.queryRow(ctx, q, id))
 	if err != nil {
 		return nil, s.fail(ctx, err, errWebhookNotFound)
 	}
@@ -90,7 +112,7 @@ func (s *store) Webhooks(ctx context.Context, f freight.WebhookFilter) ([]*freig
 		c.add(`org_id IS NULL`)
 	}
 	return listPage(ctx, s, `SELECT `+webhookColumns+` FROM webhooks`+c.String()+` ORDER BY id`, c.args, f.Size(),
-		named(orgNamed(f.OrgID)), scanWebhook, func(w *freight.Webhook) string { return w.ID })
+		named(orgNamed(f.OrgID)), s.scanWebhook, func(w *freight.Webhook) string { return w.ID })
 }
 
 // UpdateWebhook locks the webhook, passes a copy to fn and writes what fn
@@ -113,9 +135,13 @@ func (s *store) UpdateWebhook(ctx context.Context, id string, fn func(*freight.W
 		}
 		c.UpdatedAt = s.db.now()
 		c.PreviousSecretExpiresAt = normTimePtr(c.PreviousSecretExpiresAt)
+		secret, previous, err := s.sealWebhookSecrets(&c)
+		if err != nil {
+			return err
+		}
 		_, err = s.exec(ctx, `UPDATE webhooks SET url = ?, description = ?, events = ?, enabled = ?, secret = ?, previous_secret = ?,
 			previous_secret_expires_at = ?, updated_at = ? WHERE id = ?`,
-			c.URL, c.Description, list(c.Events), c.Enabled, c.Secret, c.PreviousSecret, c.PreviousSecretExpiresAt, c.UpdatedAt, c.ID)
+			c.URL, c.Description, list(c.Events), c.Enabled, secret, previous, c.PreviousSecretExpiresAt, c.UpdatedAt, c.ID)
 		if err != nil {
 			return s.fail(ctx, err, webhookErrs(&c))
 		}

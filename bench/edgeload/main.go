@@ -48,6 +48,7 @@ import (
 	"github.com/freight-portal/freight"
 	fsblob "github.com/freight-portal/freight/blob/fs"
 	"github.com/freight-portal/freight/grant"
+	"github.com/freight-portal/freight/seal"
 	"github.com/freight-portal/freight/server"
 	"github.com/freight-portal/freight/signing"
 	"github.com/freight-portal/freight/sqlstore"
@@ -97,6 +98,17 @@ func origin(args []string) error {
 		return err
 	}
 	defer db.Close()
+	// A run's secrets live as long as its work directory: a key of its own
+	// seals them.
+	line, err := seal.NewKeyLine("bench")
+	if err != nil {
+		return err
+	}
+	sealKeys, err := seal.Parse(line)
+	if err != nil {
+		return err
+	}
+	db.SealWith(sealKeys)
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}

@@ -51,6 +51,11 @@ var examples = map[string]string{
   freight license verify --public-key keys.json acme.lic
   freight license verify --public-key keys.json --hardware-id HASP-0042 --at 2027-06-30T00:00:00Z acme.lic
 `,
+	"secrets-key": `  freight secrets-key --append /etc/freight/secrets.keys
+                           # a new key, the one that seals from the next start; older ones still open
+  freight secrets-key --key-id 2026-05
+                           # prints the key line, for a secret store that sets FREIGHT_SECRETS_KEY
+`,
 	"completion": `  source <(freight completion bash)
   freight completion zsh > "${fpath[1]}/_freight"
   freight completion fish > ~/.config/fish/completions/freight.fish

@@ -20,6 +20,7 @@ import (
 	"github.com/freight-portal/freight"
 	fsblob "github.com/freight-portal/freight/blob/fs"
 	"github.com/freight-portal/freight/internal/testdb"
+	"github.com/freight-portal/freight/seal"
 )
 
 // output collects what a command writes and lets a test wait for a line.
@@ -301,7 +302,11 @@ func TestAdminAPI(t *testing.T) {
 
 func testAdminAPI(t *testing.T, database string) {
 	dir := t.TempDir()
-	env := []string{"FREIGHT_DATABASE=" + database, "FREIGHT_DATA_DIR=" + dir}
+	key, err := seal.NewKeyLine("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FREIGHT_DATABASE=" + database, "FREIGHT_DATA_DIR=" + dir, "FREIGHT_SECRETS_KEY=" + key}
 	var out output
 	if err := run(context.Background(), []string{"create-admin", "--email", "Ops@Vendor.example"}, env, &out, t.Output()); err != nil {
 		t.Fatal(err)

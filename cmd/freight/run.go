@@ -46,6 +46,7 @@ func commands() []command {
 		{"demo", "", "run the portal on embedded defaults with seeded demo data", demoFlags},
 		{"migrate", "", "bring the database schema up to date and exit", migrateFlags},
 		{"create-admin", "", "create a vendor admin (if needed) and print a new admin API token", createAdminFlags},
+		{"secrets-key", "", "make a key that seals the secrets in the database: print it, or add it to a key file", secretsKeyFlags},
 		{"login", "", "sign in to a portal (with your browser, a password, or an API token) and keep the token for the client commands", loginFlags},
 		{"publish", "FILE...", "upload files to a release (resumable, parallel) and publish it", publishFlags},
 		{"download", "REF", "download a file: parallel segments, resumable, verified against its SHA-256", downloadFlags},
@@ -155,13 +156,17 @@ func (c *logConfig) logger(w io.Writer) *slog.Logger {
 
 // dbConfig is the database part of a command's settings.
 type dbConfig struct {
-	database string
-	dataDir  string
+	database       string
+	dataDir        string
+	secretsKeyFile string
+	secretsKey     string
 }
 
 func (c *dbConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "directory for the embedded database and local files")
 	fs.StringVar(&c.database, "database", "", "metadata database: sqlite:///path/freight.db or postgres://user@host/db (default: SQLite in the data directory)")
+	fs.StringVar(&c.secretsKeyFile, "secrets-key-file", "", "file of the keys that seal the secrets kept in the database (signing keys, TOTP and webhook secrets): lines keyid:base64key, newest last, readable by the portal's user only; see freight secrets-key (default with SQLite: "+secretsKeyFileName+" in the data directory, made on first start; PostgreSQL requires this or --secrets-key)")
+	fs.StringVar(&c.secretsKey, "secrets-key", "", "the keys that seal secrets, written as in --secrets-key-file and separated by commas, instead of a file; prefer FREIGHT_SECRETS_KEY, since flags show in the process list")
 }
 
 // url returns the database URL, defaulting to SQLite in the data directory.

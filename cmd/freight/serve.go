@@ -251,23 +251,6 @@ func loadPrivateKey(path string) (crypto.Signer, error) {
 	}
 }
 
-// openDB opens and migrates the metadata database.
-func openDB(ctx context.Context, c *dbConfig, logger *slog.Logger) (*sqlstore.DB, error) {
-	url, err := c.url()
-	if err != nil {
-		return nil, err
-	}
-	db, err := sqlstore.Open(ctx, url, logger)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
 // listenAndServe serves the portal until ctx is cancelled, then stops
 // accepting connections and lets in-flight requests finish for up to the
 // shutdown timeout. ready is called with the base URL once the listener is
