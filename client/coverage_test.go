@@ -217,6 +217,7 @@ func newCoverage(t *testing.T) *coverage {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.SealWith(testdb.SealKeys(t))
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
