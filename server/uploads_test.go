@@ -17,6 +17,7 @@ import (
 	"github.com/freight-portal/freight"
 	s3blob "github.com/freight-portal/freight/blob/s3"
 	"github.com/freight-portal/freight/internal/testdb"
+	"github.com/freight-portal/freight/server"
 )
 
 // fileOf returns size pseudo-random bytes, different for every seed.
@@ -232,9 +233,14 @@ func testUploadFlow(t *testing.T, e *env) {
 		t.Errorf("received parts %+v, want 3", got.Upload.Received)
 	}
 	var a freight.Artifact
+	began := time.Now()
 	e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil).decode(t, &a)
 	if a.State != freight.ArtifactAvailable || a.SHA256 != sha(content) || a.Size != int64(len(content)) {
 		t.Fatalf("after complete: %+v, want available with the file's SHA-256", a)
+	}
+	// The request answers once the job is done, not when its wait is up.
+	if d := time.Since(began); d > server.DefaultUploadCompleteWait/2 {
+		t.Errorf("complete took %v: it waited out its wait instead of answering the outcome", d)
 	}
 	if got := e.blobSHA(a.SHA256); got != sha(content) {
 		t.Errorf("stored blob hashes to %s, want %s", got, sha(content))
@@ -323,6 +329,10 @@ func TestUploadBadInput(t *testing.T) {
 		if up.State != freight.UploadOpen || !strings.Contains(up.Error, "part 2 is missing") {
 			t.Errorf("upload after a completion with a missing part: %s (%q), want open with the reason", up.State, up.Error)
 		}
+		// The verification's work is over: its job is done, not retried.
+		if js := e.verifyJobs(); len(js) != 1 || js[0].State != freight.JobDone || js[0].Attempts != 1 {
+			t.Errorf("verify-upload jobs: %+v, want one done at its first attempt", js)
+		}
 		e.sendAll(u, content, 1)
 		a := e.mustComplete(c.Upload.ID)
 		if a.SHA256 != sha(content) {
@@ -342,6 +352,9 @@ func TestUploadBadInput(t *testing.T) {
 		}
 		if _, err := e.blobs.Stat(context.Background(), sha(data)); freight.ErrorCode(err) != freight.ENOTFOUND {
 			t.Errorf("Stat of the rejected bytes: %v, want not found: nothing of them may be downloadable", err)
+		}
+		if js := e.verifyJobs(); len(js) == 0 || js[0].State != freight.JobDone || js[0].Attempts != 1 {
+			t.Errorf("verify-upload jobs: %+v, want the newest done at its first attempt", js)
 		}
 		// Asked again, as a client that was told 202 does, the answer is
 		// the same, and nothing is verified again.
