@@ -485,38 +485,64 @@ func TestUploadVerificationReplaced(t *testing.T) {
 
 // TestUploadCompletingNotExpired: the janitor leaves alone an upload whose
 // verification is queued, however late the job runs (its bytes are all
-// there, and the job settles it); an artifact deleted meanwhile takes the
-// staging area with it, and its job then does nothing.
+// there, and the job settles it), but fails one that expired while its
+// job, dead, left it completing, and drops its staging area. An artifact
+// deleted meanwhile takes its staging area with it, and its job then does
+// nothing.
 func TestUploadCompletingNotExpired(t *testing.T) {
 	onBackends(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		blobs := newHookedBlobs(t)
 		e := newEnvAt(t, dbURL, blobs, completeWait(-1))
 		relID := e.draft("1.0.0")
+		stuck, _ := e.readyUpload(relID, "stuck.bin", 83, 5<<20)
+		e.must(http.StatusAccepted, "POST", "/api/v1/uploads/"+stuck.Upload.ID+"/complete", e.token, nil)
+		js, err := e.store.ClaimJobs(ctx, "dying-worker", []string{"verify-upload"}, 1, time.Minute, e.clock.Now())
+		if err != nil || len(js) != 1 {
+			t.Fatalf("claiming the verify-upload job: %v, %v", js, err)
+		}
+		if err := e.store.FailJob(ctx, js[0].ID, "dying-worker", "the worker stopped answering", time.Time{}, true); err != nil {
+			t.Fatal(err)
+		}
 		late, _ := e.readyUpload(relID, "late.bin", 81, 5<<20)
 		gone, _ := e.readyUpload(relID, "gone.bin", 82, 5<<20)
 		for _, c := range []created{late, gone} {
 			e.must(http.StatusAccepted, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil)
 		}
-		e.clock.Add(25 * time.Hour)
 		if n, err := e.srv.ExpireUploads(ctx); err != nil || n != 0 {
-			t.Errorf("ExpireUploads = %d, %v; want nothing expired", n, err)
+			t.Errorf("ExpireUploads before the expiry = %d, %v; want nothing expired", n, err)
+		}
+		e.clock.Add(25 * time.Hour)
+		if n, err := e.srv.ExpireUploads(ctx); err != nil || n != 1 {
+			t.Errorf("ExpireUploads = %d, %v; want the abandoned upload only", n, err)
+		}
+		if up := e.upload(stuck.Upload.ID); up.State != freight.UploadFailed || !strings.Contains(up.Error, "expired") {
+			t.Errorf("abandoned upload: %s (%q), want failed as expired", up.State, up.Error)
+		}
+		if a := e.artifact(stuck.Artifact.ID); a.State != freight.ArtifactFailed {
+			t.Errorf("artifact of the abandoned upload: %s, want failed", a.State)
+		}
+		if up := e.upload(late.Upload.ID); up.State != freight.UploadCompleting {
+			t.Errorf("upload whose job waits: %s, want completing", up.State)
 		}
 		e.must(http.StatusNoContent, "DELETE", "/api/v1/artifacts/"+gone.Artifact.ID, e.token, nil)
 		if n := blobs.staging(t); n != 1 {
-			t.Errorf("%d staging areas after the delete, want the other upload's only", n)
+			t.Errorf("%d staging areas after the expiry and the delete, want the late upload's only", n)
 		}
 		if n, err := e.srv.VerifyUploads(ctx); err != nil || n != 2 {
 			t.Fatalf("ran %d jobs: %v", n, err)
 		}
 		e.mustComplete(late.Upload.ID)
 		for _, j := range e.verifyJobs() {
-			if j.State != freight.JobDone || j.Attempts != 1 {
+			if j.ID != js[0].ID && (j.State != freight.JobDone || j.Attempts != 1) {
 				t.Errorf("job %s: %s after %d attempts, want done after 1", j.ID, j.State, j.Attempts)
 			}
 		}
 		if infos, _, err := blobs.List(ctx, "", 10); err != nil || len(infos) != 1 {
 			t.Errorf("blobs: %+v, %v; want the late file's only", infos, err)
+		}
+		if n := blobs.staging(t); n != 0 {
+			t.Errorf("%d staging areas left", n)
 		}
 	})
 }
