@@ -26,8 +26,8 @@ import (
 // Completion settings and their defaults.
 const (
 	// DefaultUploadCompleteWait is how long a complete request waits for
-	// the verification before it answers 202: below the 60 s after which
-	// nginx and CloudFront give up on an upstream by default.
+	// the verification before it answers 202: below the 30 s CloudFront
+	// and the 60 s nginx wait for an origin's answer by default.
 	DefaultUploadCompleteWait = 20 * time.Second
 	// completeRetryAfter is the Retry-After of a 202: the next complete
 	// waits again, so asking soon costs nothing.
