@@ -6,8 +6,10 @@ import "time"
 type UploadState string
 
 // Upload states. An open session accepts parts until it expires; complete
-// moves it to completing (while the server hashes and commits the blob) and
-// then to completed or failed. An open session that expires or is
+// moves it to completing and queues the job that hashes and commits the
+// blob, which then makes it completed, or failed when the bytes are not the
+// declared file, or open again when a part is missing or the verification
+// could not finish (Error says why). An open session that expires or is
 // cancelled is aborted.
 const (
 	UploadOpen       UploadState = "open"
@@ -39,7 +41,7 @@ type Upload struct {
 	PartSize   int64       `json:"part_size"`
 	SHA256     string      `json:"sha256,omitempty"` // declared by the uploader; checked at completion
 	State      UploadState `json:"state"`
-	Error      string      `json:"error,omitempty"` // why it failed
+	Error      string      `json:"error,omitempty"` // why it failed, or why it is open again after a completion
 	ExpiresAt  time.Time   `json:"expires_at"`
 	CreatedBy  string      `json:"created_by"`
 	CreatedAt  time.Time   `json:"created_at"`
@@ -53,10 +55,15 @@ type Upload struct {
 	// issued again at any time without invalidating those in flight, and a
 	// key dies with its session. The store keeps it sealed (package seal).
 	URLKey []byte `json:"-"`
-	// ClaimedUntil is set while a server completes the upload, so that a
-	// retried completion waits instead of racing, and a crashed server's
-	// claim lapses.
-	ClaimedUntil *time.Time `json:"-"`
+	// JobID names the verification job of the last completion: the one
+	// job that may settle the upload while it is completing. A job that
+	// finds another id here has been replaced and does nothing.
+	JobID string `json:"-"`
+	// Digest is the SHA-256 of the received bytes, recorded by the
+	// verification before it commits them as a blob, so that a
+	// verification that runs again after the staging area became that blob
+	// knows which blob it is.
+	Digest string `json:"-"`
 }
 
 // Parts returns the number of parts of u.
@@ -90,6 +97,12 @@ func (u *Upload) Validate() error {
 	}
 	if !u.State.Valid() {
 		return FieldError("state", "must be one of open, completing, completed, failed, aborted")
+	}
+	if u.JobID != "" && !ValidID(PrefixJob, u.JobID) {
+		return FieldError("job_id", "must be the id of a job")
+	}
+	if u.Digest != "" && !ValidDigest(u.Digest) {
+		return FieldError("digest", "must be 64 lower-case hexadecimal digits")
 	}
 	if u.ExpiresAt.IsZero() {
 		return FieldError("expires_at", "is required")

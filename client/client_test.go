@@ -42,8 +42,19 @@ func newServer(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(db, blobs, logger, server.Config{PartSize: 5 << 20}))
+	h := server.New(db, blobs, logger, server.Config{PartSize: 5 << 20})
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	// The job worker, as freight serve runs it: it verifies the uploads.
+	jctx, stop := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		if err := h.RunJobs(jctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	t.Cleanup(func() { stop(); <-jobsDone })
 	admin := &freight.User{Email: "admin@vendor.example", VendorRole: freight.RoleAdmin}
 	if err := db.CreateUser(ctx, admin); err != nil {
 		t.Fatal(err)

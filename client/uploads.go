@@ -2,9 +2,13 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/freight-portal/freight"
@@ -100,11 +104,96 @@ func (c *Client) PutPart(ctx context.Context, partURL string, r io.Reader, size 
 	return nil
 }
 
-// CompleteUpload asks the server to assemble and verify an upload; it
+// CompleteUpload asks the server to assemble and verify an upload, and
 // answers the artifact once it is available.
+//
+// The server verifies in the background. When that takes longer than it
+// waits in the request, it answers 202 Accepted with the upload; then
+// CompleteUpload watches the upload, as often as Retry-After says, until
+// the verification is over, and asks for the outcome. An upload that the
+// verification opened again (a part is missing, or the verification could
+// not finish) is an ECONFLICT error with the reason, as the server answers
+// it when it waits; the upload then takes parts again. ctx bounds the whole
+// wait.
 func (c *Client) CompleteUpload(ctx context.Context, uploadID string) (*freight.Artifact, error) {
+	path := "/api/v1/uploads/" + url.PathEscape(uploadID)
+	for {
+		a, every, err := c.complete(ctx, path+"/complete")
+		if err != nil || a != nil {
+			return a, err
+		}
+		u, err := c.awaitVerification(ctx, path, every)
+		if err != nil {
+			return nil, err
+		}
+		if u.State == freight.UploadOpen {
+			reason := u.Error
+			if reason == "" {
+				reason = "the verification did not finish"
+			}
+			return nil, &freight.Error{Code: freight.ECONFLICT,
+				Message: fmt.Sprintf("upload %s is open again: %s; send what is missing and complete it again", u.ID, reason)}
+		}
+		// Completed or failed: asking again answers the artifact, or why
+		// there is none, and verifies nothing again.
+	}
+}
+
+// complete asks once. It answers the artifact, or, while the server is
+// verifying the upload, how long to wait before looking again.
+func (c *Client) complete(ctx context.Context, path string) (*freight.Artifact, time.Duration, error) {
+	resp, err := c.send(ctx, "POST", path, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusAccepted {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
+		return nil, retryAfter(resp.Header.Get("Retry-After")), nil
+	}
 	var a freight.Artifact
-	return &a, c.Do(ctx, "POST", "/api/v1/uploads/"+url.PathEscape(uploadID)+"/complete", nil, &a)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&a); err != nil {
+		return nil, 0, &freight.Error{Code: freight.EINTERNAL, Message: "the server's answer is not the JSON expected", Err: err}
+	}
+	return &a, 0, nil
+}
+
+// awaitVerification looks at the upload every so often until it is no
+// longer completing, and returns it. A server that cannot be reached for
+// a while is waited for.
+func (c *Client) awaitVerification(ctx context.Context, path string, every time.Duration) (*Upload, error) {
+	failures := 0
+	for {
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		var u Upload
+		err := c.Do(ctx, "GET", path, nil, &u)
+		switch {
+		case err == nil && u.State != freight.UploadCompleting:
+			return &u, nil
+		case err == nil:
+			failures = 0
+		case Retryable(err) && failures < 8:
+			failures++
+		default:
+			return nil, err
+		}
+	}
+}
+
+// retryAfter reads a Retry-After of seconds, bounded to a second to a
+// minute; 2 s when there is none.
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 2 * time.Second
+	}
+	return time.Duration(min(max(n, 1), 60)) * time.Second
 }
 
 // AbortUpload cancels an open upload.

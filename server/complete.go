@@ -3,136 +3,256 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/jobs"
 )
 
-// claimFor is how long a server may take to hash and commit an upload of
-// size bytes before another attempt may take over: generous, at 20 MB/s.
-func claimFor(size int64) time.Duration {
-	return 5*time.Minute + time.Duration(size/(20<<20))*time.Second
-}
+// Completing an upload.
+//
+// POST /api/v1/uploads/{id}/complete moves an open upload to completing and
+// queues, in the same transaction, a verify-upload job (verify.go) that
+// hashes the staged bytes and commits them as a blob. Hashing a file of
+// tens of GB read back from S3 takes minutes, longer than the proxies in
+// front of a portal keep a request open; the job is durable, retried with
+// backoff, and visible to admins when it keeps failing. The request waits
+// for the outcome for a while (Config.UploadCompleteWait) and answers it,
+// or answers 202 Accepted with the upload, after which the client asks
+// again.
 
-// completeUpload assembles, verifies and commits an upload. It runs in the
-// request: the client learns the outcome, and a client that loses the
-// connection asks again, which waits for a claim in progress or takes over
-// one that lapsed (a crashed server).
+// Completion settings and their defaults.
+const (
+	// DefaultUploadCompleteWait is how long a complete request waits for
+	// the verification before it answers 202: below the 30 s CloudFront
+	// and the 60 s nginx wait for an origin's answer by default.
+	DefaultUploadCompleteWait = 20 * time.Second
+	// completeRetryAfter is the Retry-After of a 202: the next complete
+	// waits again, so asking soon costs nothing.
+	completeRetryAfter = 2 * time.Second
+	// completePollMax bounds the pause between two looks at the upload
+	// while a request waits for a verification on another replica.
+	completePollMax = 2 * time.Second
+)
+
 func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id, err := pathID(r, "upload", freight.PrefixUpload, "upload")
 	if err != nil {
 		return err
 	}
-	mp, err := s.multipart()
+	if _, err := s.multipart(); err != nil {
+		return err
+	}
+	up, err := s.startVerification(r, id)
 	if err != nil {
 		return err
 	}
-	// Claim the upload.
-	now := s.now()
-	up, err := s.store.UpdateUpload(ctx, id, func(u *freight.Upload) error {
-		switch {
-		case u.State == freight.UploadCompleted:
-			return nil // answered below with the artifact
-		case u.State == freight.UploadCompleting && u.ClaimedUntil != nil && now.Before(*u.ClaimedUntil):
-			return freight.Errorf(freight.ECONFLICT, "upload %s is being completed; ask again later", u.ID)
-		case u.State == freight.UploadOpen || u.State == freight.UploadCompleting:
-			if u.State == freight.UploadOpen && !now.Before(u.ExpiresAt) {
-				return freight.Errorf(freight.ECONFLICT, "upload %s expired at %s; start a new one", u.ID, u.ExpiresAt.Format(time.RFC3339))
-			}
-			until := now.Add(claimFor(u.Size))
-			u.State, u.ClaimedUntil = freight.UploadCompleting, &until
-			return nil
+	if up.State == freight.UploadCompleting {
+		s.jobs.Notify() // the job is committed now
+		if up, err = s.awaitVerification(ctx, up); err != nil {
+			return err
 		}
-		return freight.Errorf(freight.ECONFLICT, "upload %s is %s", u.ID, u.State)
+	}
+	return s.answerCompletion(w, r, up)
+}
+
+// startVerification moves an open upload to completing and queues its
+// verification, in one transaction, and returns the upload. An upload
+// that is completing already keeps its job, so asking again is free,
+// unless that job has ended without settling the upload (it died on its
+// last attempt before it could reopen it): then a new job takes over.
+// Settled uploads are returned as they are.
+func (s *Server) startVerification(r *http.Request, id string) (*freight.Upload, error) {
+	ctx := r.Context()
+	up, err := s.store.Upload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	// Most repeated requests find the upload settled, or verifying under a
+	// live job: a read answers them, without a write.
+	switch up.State {
+	case freight.UploadOpen:
+	case freight.UploadCompleting:
+		if live, err := verificationLive(ctx, s.store, up.JobID); err != nil || live {
+			return up, err
+		}
+	default:
+		return up, nil
+	}
+	p := principal(ctx)
+	payload := verifyUpload{Upload: id, Actor: p.Actor(), TokenID: p.TokenID, IP: clientIP(r), RequestID: RequestID(ctx)}
+	now := s.now()
+	err = s.store.Tx(ctx, func(tx freight.Store) error {
+		var err error
+		up, err = tx.UpdateUpload(ctx, id, func(u *freight.Upload) error {
+			// Under the row lock: concurrent requests queue one job.
+			switch u.State {
+			case freight.UploadOpen:
+				if !now.Before(u.ExpiresAt) {
+					return freight.Errorf(freight.ECONFLICT, "upload %s expired at %s; start a new one", u.ID, u.ExpiresAt.Format(time.RFC3339))
+				}
+			case freight.UploadCompleting:
+				if live, err := verificationLive(ctx, tx, u.JobID); err != nil || live {
+					return err
+				}
+			default:
+				return nil
+			}
+			j, err := s.jobs.Enqueue(ctx, tx, verifyUploadKind, payload, jobs.Options{MaxAttempts: verifyUploadAttempts})
+			if err != nil {
+				return err
+			}
+			u.State, u.JobID, u.Error = freight.UploadCompleting, j.ID, ""
+			return nil
+		})
+		if err != nil || up.State != freight.UploadCompleting {
+			return err
+		}
+		return markVerifying(ctx, tx, up.ArtifactID)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if up.State == freight.UploadCompleted {
-		a, err := s.store.Artifact(ctx, up.ArtifactID)
+	return up, nil
+}
+
+// markVerifying shows an uploading artifact as verifying while its upload
+// is.
+func markVerifying(ctx context.Context, tx freight.Store, artifactID string) error {
+	_, err := tx.UpdateArtifact(ctx, artifactID, func(a *freight.Artifact) error {
+		if a.State == freight.ArtifactUploading {
+			a.State = freight.ArtifactVerifying
+		}
+		return nil
+	})
+	return err
+}
+
+// verificationLive reports whether the job of a completing upload may
+// still settle it: it exists and is queued or running. A dead job, or one
+// done without settling the upload, will not.
+func verificationLive(ctx context.Context, st freight.Store, jobID string) (bool, error) {
+	if jobID == "" {
+		return false, nil
+	}
+	j, err := st.Job(ctx, jobID)
+	if freight.ErrorCode(err) == freight.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return j.State == freight.JobQueued || j.State == freight.JobRunning, nil
+}
+
+// awaitVerification watches a completing upload until it is settled or
+// Config.UploadCompleteWait has passed, and returns it as last seen. It
+// looks at the row at growing intervals, for a worker on another replica,
+// and at once when this replica's worker settles an upload. A client that
+// goes away ends the wait; the verification goes on.
+func (s *Server) awaitVerification(ctx context.Context, up *freight.Upload) (*freight.Upload, error) {
+	wait := s.cfg.UploadCompleteWait
+	if wait <= 0 {
+		return up, nil
+	}
+	deadline := time.Now().Add(wait)
+	pause := 50 * time.Millisecond
+	for {
+		// Before the read: a verification that ends after it raises the
+		// signal this wait then sees.
+		settled := s.verified.wait()
+		cur, err := s.store.Upload(ctx, up.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return up, nil
+			}
+			return nil, err
+		}
+		left := time.Until(deadline)
+		if cur.State != freight.UploadCompleting || left <= 0 {
+			return cur, nil
+		}
+		t := time.NewTimer(min(pause, left))
+		select {
+		case <-settled:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return cur, nil
+		}
+		t.Stop()
+		pause = min(pause*2, completePollMax)
+	}
+}
+
+// answerCompletion answers a complete request with where the upload is:
+// the artifact once it is available; 202 with the upload, where it is
+// found, and when to ask again while it is being verified; otherwise the
+// reason it is not available.
+func (s *Server) answerCompletion(w http.ResponseWriter, r *http.Request, up *freight.Upload) error {
+	switch up.State {
+	case freight.UploadCompleted:
+		a, err := s.store.Artifact(r.Context(), up.ArtifactID)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, a)
 		return nil
+	case freight.UploadCompleting:
+		w.Header().Set("Location", "/api/v1/uploads/"+up.ID)
+		w.Header().Set("Retry-After", strconv.Itoa(int(completeRetryAfter/time.Second)))
+		writeJSON(w, http.StatusAccepted, uploadAnswer{Upload: up, Parts: up.Parts()})
+		return nil
+	case freight.UploadOpen:
+		// Only a verification that could not finish leaves a completed
+		// upload open.
+		reason := up.Error
+		if reason == "" {
+			reason = "the verification did not finish"
+		}
+		return freight.Errorf(freight.ECONFLICT, "upload %s is open again: %s; send what is missing and complete it again", up.ID, reason)
+	case freight.UploadFailed:
+		if digestMismatch(up) {
+			return freight.FieldError("sha256", "%s; the artifact is marked failed", up.Error)
+		}
+		if up.Error != "" {
+			return freight.Errorf(freight.ECONFLICT, "upload %s failed: %s", up.ID, up.Error)
+		}
 	}
-	// From here on the work must not stop half-way because the client
-	// went away: the claim would then block retries until it lapses.
-	ctx = context.WithoutCancel(ctx)
-	a, err := s.finish(ctx, r, mp, up)
-	if err != nil {
-		s.metrics.uploads.WithLabelValues("failed").Inc()
-		return err
-	}
-	s.metrics.uploads.WithLabelValues("ok").Inc()
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return freight.Errorf(freight.ECONFLICT, "upload %s is %s", up.ID, up.State)
 }
 
-// finish hashes the staged upload and commits it under the blob lock.
-func (s *Server) finish(ctx context.Context, r *http.Request, mp freight.MultipartStore, up *freight.Upload) (*freight.Artifact, error) {
-	reopen := func(cause error) error {
-		// A part is missing or the backend failed: the client may send
-		// parts again and retry. Nothing is visible to anyone.
-		if _, err := s.store.UpdateUpload(ctx, up.ID, func(u *freight.Upload) error {
-			u.State, u.ClaimedUntil = freight.UploadOpen, nil
-			return nil
-		}); err != nil {
-			s.logger.ErrorContext(ctx, "reopening upload", "upload_id", up.ID, "err", err)
-		}
-		return cause
+// digestMismatch reports whether up failed because its bytes are not the
+// file whose SHA-256 was declared.
+func digestMismatch(up *freight.Upload) bool {
+	return up.State == freight.UploadFailed && up.SHA256 != "" && up.Digest != "" && up.Digest != up.SHA256
+}
+
+// signal wakes every goroutine waiting on it each time it is raised.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel that is closed at the next raise.
+func (g *signal) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ch == nil {
+		g.ch = make(chan struct{})
 	}
-	digest, err := mp.FinishUpload(ctx, up.BackendID, up.Size, up.PartSize)
-	if err != nil {
-		return nil, reopen(err)
+	return g.ch
+}
+
+func (g *signal) raise() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ch != nil {
+		close(g.ch)
+		g.ch = nil
 	}
-	if up.SHA256 != "" && digest != up.SHA256 {
-		// The bytes arrived whole but are not the declared file: fail the
-		// artifact for good, with the reason, and drop the bytes.
-		reason := "the received file's SHA-256 is " + digest + ", not the declared " + up.SHA256
-		if err := s.failUpload(ctx, r, up, reason); err != nil {
-			return nil, err
-		}
-		if err := mp.AbortUpload(ctx, up.BackendID); err != nil {
-			s.logger.WarnContext(ctx, "discarding a rejected upload", "upload_id", up.ID, "err", err)
-		}
-		return nil, freight.FieldError("sha256", "%s; the artifact is marked failed", reason)
-	}
-	owner := "upload:" + up.ID
-	if err := s.lockBlob(ctx, digest, owner, claimFor(up.Size)); err != nil {
-		return nil, reopen(err)
-	}
-	defer func() {
-		if err := s.store.UnlockBlob(ctx, digest, owner); err != nil {
-			s.logger.WarnContext(ctx, "unlocking blob", "digest", digest, "err", err)
-		}
-	}()
-	if err := mp.CommitUpload(ctx, up.BackendID, digest); err != nil {
-		return nil, reopen(err)
-	}
-	var a *freight.Artifact
-	err = s.change(r, "artifact.available", "artifact", func(tx freight.Store) (audited, error) {
-		var err error
-		a, err = tx.UpdateArtifact(ctx, up.ArtifactID, func(a *freight.Artifact) error {
-			a.SHA256, a.State, a.Error = digest, freight.ArtifactAvailable, ""
-			return nil
-		})
-		if err != nil {
-			return audited{}, err
-		}
-		if _, err := tx.UpdateUpload(ctx, up.ID, func(u *freight.Upload) error {
-			u.State, u.ClaimedUntil = freight.UploadCompleted, nil
-			return nil
-		}); err != nil {
-			return audited{}, err
-		}
-		return audited{id: a.ID, details: a}, nil
-	})
-	if err != nil {
-		return nil, reopen(err)
-	}
-	return a, nil
 }
 
 // lockBlob takes the blob lock, waiting while the garbage collector holds
@@ -149,26 +269,6 @@ func (s *Server) lockBlob(ctx context.Context, digest, owner string, d time.Dura
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// failUpload marks an upload and its artifact failed, with the reason.
-func (s *Server) failUpload(ctx context.Context, r *http.Request, up *freight.Upload, reason string) error {
-	return s.changeAs(ctx, r, "artifact.failed", "artifact", func(tx freight.Store) (audited, error) {
-		if _, err := tx.UpdateUpload(ctx, up.ID, func(u *freight.Upload) error {
-			u.State, u.Error, u.ClaimedUntil = freight.UploadFailed, reason, nil
-			return nil
-		}); err != nil {
-			return audited{}, err
-		}
-		a, err := tx.UpdateArtifact(ctx, up.ArtifactID, func(a *freight.Artifact) error {
-			a.State, a.Error = freight.ArtifactFailed, reason
-			return nil
-		})
-		if err != nil {
-			return audited{}, err
-		}
-		return audited{id: a.ID, details: a}, nil
-	})
 }
 
 // abortUpload cancels an open upload; its artifact is marked failed.
@@ -258,12 +358,16 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 		if rel.State != freight.ReleaseDraft {
 			return audited{}, freight.Errorf(freight.ECONFLICT, "release %s is %s; its files stay (yank the release instead)", rel.Version, rel.State)
 		}
-		ups, _, err := tx.Uploads(ctx, freight.UploadFilter{ArtifactID: id, State: freight.UploadOpen, Page: freight.Page{Limit: freight.MaxPageSize}})
-		if err != nil {
-			return audited{}, err
-		}
-		for _, u := range ups {
-			staging = append(staging, u.BackendID)
+		// The staging areas of open uploads, and of one being verified:
+		// its job finds the upload gone and stops.
+		for _, st := range []freight.UploadState{freight.UploadOpen, freight.UploadCompleting} {
+			ups, _, err := tx.Uploads(ctx, freight.UploadFilter{ArtifactID: id, State: st, Page: freight.Page{Limit: freight.MaxPageSize}})
+			if err != nil {
+				return audited{}, err
+			}
+			for _, u := range ups {
+				staging = append(staging, u.BackendID)
+			}
 		}
 		if err := tx.DeleteArtifact(ctx, id); err != nil {
 			return audited{}, err

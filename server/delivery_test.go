@@ -50,7 +50,7 @@ func newShopOn(t testing.TB, e *env, size int) *shop {
 	relID := e.draft("1.0.0")
 	c := e.startUpload(relID, "cad-1.0.0-setup.exe", s.content, sha(s.content))
 	e.sendAll(e.partURLs(c.Upload.ID), s.content)
-	e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil).decode(t, &s.artifact)
+	s.artifact = e.mustComplete(c.Upload.ID)
 	e.must(http.StatusOK, "POST", "/api/v1/releases/"+relID+"/publish", e.token, nil)
 	e.must(http.StatusCreated, "POST", "/api/v1/organizations", e.token, map[string]any{"slug": "acme", "name": "Acme"}).decode(t, &s.acme)
 	e.must(http.StatusCreated, "POST", "/api/v1/organizations", e.token, map[string]any{"slug": "globex", "name": "Globex"}).decode(t, &s.globex)

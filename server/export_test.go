@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/freight-portal/freight"
+	"github.com/freight-portal/freight/jobs"
 )
 
 // OpenAPIDocument is the embedded description, for the tests that check
@@ -30,6 +31,17 @@ func (s *Server) HandleJob(ctx context.Context, j *freight.Job) error {
 		return s.releaseNotifyJob(ctx, j)
 	case resetRequestKind:
 		return s.resetRequestJob(ctx, j)
+	case verifyUploadKind:
+		return s.verifyUploadJob(ctx, j)
 	}
 	panic("HandleJob: no handler for " + j.Kind)
+}
+
+// VerifyUploads runs the due verify-upload jobs, and no other job, in the
+// calling goroutine, as a worker of its own: for the tests that complete
+// uploads on a server whose queue does not run.
+func (s *Server) VerifyUploads(ctx context.Context) (int, error) {
+	q := jobs.New(s.store, s.logger, jobs.Config{Now: s.now, Worker: "verify-uploads"})
+	q.Handle(verifyUploadKind, s.verifyUploadJob)
+	return q.RunDue(ctx)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"time"
 
 	"github.com/freight-portal/freight"
@@ -202,6 +203,11 @@ func sweepPending(ctx context.Context, st freight.Store, kind string) (bool, err
 
 // ExpireUploads aborts open uploads whose time ran out and marks their
 // artifacts failed. It returns how many it aborted.
+//
+// An upload being verified is left to its job, however late the job runs:
+// the bytes are all there. Only one that its job left completing without an
+// outcome (the worker died on the last attempt, before it could reopen the
+// upload) is failed once it has expired, so that its staging area goes.
 func (s *Server) ExpireUploads(ctx context.Context) (int, error) {
 	if _, err := s.multipart(); err != nil {
 		return 0, nil
@@ -213,7 +219,7 @@ func (s *Server) ExpireUploads(ctx context.Context) (int, error) {
 			return n, err
 		}
 		if len(ups) == 0 {
-			return n, nil
+			break
 		}
 		for _, up := range ups {
 			err := s.cancelUpload(ctx, nil, up, "upload expired at "+up.ExpiresAt.Format(time.RFC3339))
@@ -223,6 +229,74 @@ func (s *Server) ExpireUploads(ctx context.Context) (int, error) {
 			n++
 		}
 	}
+	f := freight.UploadFilter{State: freight.UploadCompleting, ExpiredBefore: s.now(), Page: freight.Page{Limit: 100}}
+	for {
+		ups, next, err := s.store.Uploads(ctx, f)
+		if err != nil {
+			return n, err
+		}
+		for _, up := range ups {
+			failed, err := s.failAbandoned(ctx, up)
+			if err != nil {
+				return n, err
+			}
+			if failed {
+				n++
+			}
+		}
+		if next == "" {
+			return n, nil
+		}
+		f.After = next
+	}
+}
+
+// errVerifying leaves an upload to the job that verifies it.
+var errVerifying = errors.New("the upload is being verified")
+
+// failAbandoned fails an expired upload that is completing without a live
+// job, with its artifact, and drops its staging area. It reports whether it
+// did.
+func (s *Server) failAbandoned(ctx context.Context, up *freight.Upload) (bool, error) {
+	reason := "the verification stopped without an outcome and the upload expired at " + up.ExpiresAt.Format(time.RFC3339) + "; upload the file again"
+	err := s.changeAs(ctx, nil, "artifact.failed", "artifact", func(tx freight.Store) (audited, error) {
+		if _, err := tx.UpdateUpload(ctx, up.ID, func(u *freight.Upload) error {
+			if u.State != freight.UploadCompleting {
+				return errVerifying // settled meanwhile
+			}
+			live, err := verificationLive(ctx, tx, u.JobID)
+			if err != nil {
+				return err
+			}
+			if live {
+				return errVerifying
+			}
+			u.State, u.Error = freight.UploadFailed, reason
+			return nil
+		}); err != nil {
+			return audited{}, err
+		}
+		a, err := tx.UpdateArtifact(ctx, up.ArtifactID, func(a *freight.Artifact) error {
+			if a.State != freight.ArtifactAvailable {
+				a.State, a.Error = freight.ArtifactFailed, reason
+			}
+			return nil
+		})
+		if err != nil {
+			return audited{}, err
+		}
+		return audited{id: a.ID, details: a}, nil
+	})
+	if errors.Is(err, errVerifying) || freight.ErrorCode(err) == freight.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	mp, err := s.multipart()
+	if err != nil {
+		return true, err
+	}
+	return true, mp.AbortUpload(ctx, up.BackendID)
 }
 
 // CollectGarbage deletes blobs that no artifact names and that are older

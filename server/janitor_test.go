@@ -129,7 +129,7 @@ func TestSweepJobsDoTheWork(t *testing.T) {
 		data := fileOf(21, 5<<20)
 		c := e.startUpload(relID, "gone.bin", data, sha(data))
 		e.sendAll(e.partURLs(c.Upload.ID), data)
-		e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil)
+		e.mustComplete(c.Upload.ID)
 		e.must(http.StatusNoContent, "DELETE", "/api/v1/artifacts/"+c.Artifact.ID, e.token, nil)
 		if _, err := blobs.Stat(ctx, sha(data)); err != nil {
 			t.Fatalf("Stat of the uploaded blob: %v", err)

@@ -78,7 +78,7 @@ func newMetrics(store freight.Store) *metrics {
 		}, []string{"result", "reason"}),
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "freight_uploads_completed_total",
-			Help: "Attempts to complete uploads, by result (ok or failed).",
+			Help: "Upload verifications that ended, by result: ok, or failed (the file rejected, or the upload open again).",
 		}, []string{"result"}),
 		signInFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "freight_signin_failures_total",

@@ -32,7 +32,7 @@ func publishWithFile(e *env, version string) string {
 	content := fileOf(7, 1000)
 	c := e.startUpload(relID, "cad-"+version+".zip", content, sha(content))
 	e.sendAll(e.partURLs(c.Upload.ID), content)
-	e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil)
+	e.mustComplete(c.Upload.ID)
 	e.must(http.StatusOK, "POST", "/api/v1/releases/"+relID+"/publish", e.token, nil)
 	return relID
 }
@@ -142,7 +142,7 @@ func TestReleaseNotificationsChannel(t *testing.T) {
 	content := fileOf(9, 500)
 	c := e.startUpload(relID, "cad-beta.zip", content, sha(content))
 	e.sendAll(e.partURLs(c.Upload.ID), content)
-	e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil)
+	e.mustComplete(c.Upload.ID)
 	e.must(http.StatusOK, "POST", "/api/v1/releases/"+relID+"/publish", e.token, nil)
 	want := map[string]int{"ann@acme.example": 1}
 	if got := releaseMails(e); !mapsEqual(got, want) {

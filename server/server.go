@@ -41,6 +41,10 @@ type Config struct {
 	MaxArtifactSize int64
 	// UploadTTL is how long an upload session accepts parts.
 	UploadTTL time.Duration
+	// UploadCompleteWait is how long a complete request waits for the
+	// upload's verification before it answers 202 Accepted; 0 means
+	// DefaultUploadCompleteWait, a negative value answers at once.
+	UploadCompleteWait time.Duration
 	// StartWindow is how long a download URL may wait before its first
 	// byte; ResumeWindow how long ranged requests on it keep working.
 	StartWindow  time.Duration
@@ -172,6 +176,9 @@ type Server struct {
 	rateRefused *prometheus.CounterVec
 	// replica names this server in the claims of janitor sweeps.
 	replica string
+	// verified is raised each time this replica's worker settles an
+	// upload, for the complete requests waiting on one.
+	verified signal
 }
 
 // New returns a Server. The logger should be wrapped with LogHandler so
@@ -192,6 +199,9 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	}
 	if cfg.UploadTTL <= 0 {
 		cfg.UploadTTL = DefaultUploadTTL
+	}
+	if cfg.UploadCompleteWait == 0 {
+		cfg.UploadCompleteWait = DefaultUploadCompleteWait
 	}
 	if cfg.StartWindow <= 0 {
 		cfg.StartWindow = DefaultStartWindow
@@ -270,6 +280,7 @@ func New(store freight.Store, blobs freight.BlobStore, logger *slog.Logger, cfg 
 	s.jobs.Handle(edgePrefetchKind, s.edgePrefetchJob)
 	s.hookClient = cfg.Webhooks.Policy.Client(cfg.Webhooks.Timeout)
 	s.jobs.Handle(webhookJobKind, s.webhookJob)
+	s.jobs.Handle(verifyUploadKind, s.verifyUploadJob)
 	s.handleSweeps()
 	s.handler = cfg.TrustedProxies.Handler(s.routes())
 	return s
@@ -301,6 +312,12 @@ func (s *Server) changeAs(ctx context.Context, r *http.Request, action, targetTy
 	if r != nil {
 		ev.IP, ev.RequestID = clientIP(r), RequestID(r.Context())
 	}
+	return s.record(ctx, ev, fn)
+}
+
+// record is change for a background job acting for whoever asked for its
+// work: ev names them, the action and the target type.
+func (s *Server) record(ctx context.Context, ev freight.AuditEvent, fn func(tx freight.Store) (audited, error)) error {
 	return s.store.Tx(ctx, func(tx freight.Store) error {
 		t, err := fn(tx)
 		if err != nil {

@@ -216,6 +216,16 @@ func (r response) decode(t testing.TB, v any) {
 // []byte, which are sent as they are.
 func (e *env) do(method, path, token string, body any) response {
 	e.t.Helper()
+	r, err := e.send(e.request(method, path, token, body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// request makes the request do sends.
+func (e *env) request(method, path, token string, body any) *http.Request {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -240,16 +250,36 @@ func (e *env) do(method, path, token string, body any) response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return req
+}
+
+// send sends req and reads the answer; it may run in any goroutine.
+func (e *env) send(req *http.Request) (response, error) {
 	resp, err := e.client.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, err
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// runJobs runs the server's job worker until the test ends, as freight
+// serve does. Most tests run the due jobs themselves instead (Wait), so
+// that they see the effects at a known point.
+func (e *env) runJobs() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := e.srv.RunJobs(ctx); err != nil {
+			e.t.Error(err)
+		}
+	}()
+	e.t.Cleanup(func() { cancel(); <-done })
 }
 
 // must sends a request and fails the test unless the status is want.

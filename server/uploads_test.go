@@ -17,6 +17,7 @@ import (
 	"github.com/freight-portal/freight"
 	s3blob "github.com/freight-portal/freight/blob/s3"
 	"github.com/freight-portal/freight/internal/testdb"
+	"github.com/freight-portal/freight/server"
 )
 
 // fileOf returns size pseudo-random bytes, different for every seed.
@@ -121,6 +122,54 @@ func (e *env) sendAll(u urls, content []byte, order ...int) {
 	}
 }
 
+// complete asks to complete an upload and returns the answer. The test
+// server runs no job worker: while the request waits for the
+// verification, the test runs the due verify-upload jobs, as the worker of
+// a replica would, so that the answer is the outcome.
+func (e *env) complete(uploadID string) response {
+	e.t.Helper()
+	req := e.request("POST", "/api/v1/uploads/"+uploadID+"/complete", e.token, nil)
+	type result struct {
+		r   response
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := e.send(req)
+		done <- result{r, err}
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case res := <-done:
+			if res.err != nil {
+				e.t.Fatal(res.err)
+			}
+			return res.r
+		case <-tick.C:
+			if _, err := e.srv.VerifyUploads(context.Background()); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// mustComplete completes an upload and returns its artifact, available.
+func (e *env) mustComplete(uploadID string) freight.Artifact {
+	e.t.Helper()
+	r := e.complete(uploadID)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("complete %s: status %d, want 200; body %s", uploadID, r.status, r.body)
+	}
+	var a freight.Artifact
+	r.decode(e.t, &a)
+	if a.State != freight.ArtifactAvailable {
+		e.t.Fatalf("complete %s answered %+v, want an available artifact", uploadID, a)
+	}
+	return a
+}
+
 // blobSHA reads a blob back from the store and hashes it.
 func (e *env) blobSHA(digest string) string {
 	e.t.Helper()
@@ -149,8 +198,11 @@ func TestUploadFlow(t *testing.T) {
 }
 
 // testUploadFlow uploads a file in parts out of order, one twice, and
-// publishes it. On S3 the parts go straight to the bucket.
+// publishes it. On S3 the parts go straight to the bucket. The server's
+// own job worker runs, as in freight serve: the complete request answers
+// the available artifact once the worker's job has verified the file.
 func testUploadFlow(t *testing.T, e *env) {
+	e.runJobs()
 	relID := e.draft("1.0.0")
 	content := fileOf(1, 12<<20+123) // three parts of 5 MiB, the last short
 	c := e.startUpload(relID, "setup.bin", content, sha(content))
@@ -181,9 +233,14 @@ func testUploadFlow(t *testing.T, e *env) {
 		t.Errorf("received parts %+v, want 3", got.Upload.Received)
 	}
 	var a freight.Artifact
+	began := time.Now()
 	e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil).decode(t, &a)
 	if a.State != freight.ArtifactAvailable || a.SHA256 != sha(content) || a.Size != int64(len(content)) {
 		t.Fatalf("after complete: %+v, want available with the file's SHA-256", a)
+	}
+	// The request answers once the job is done, not when its wait is up.
+	if d := time.Since(began); d > server.DefaultUploadCompleteWait/2 {
+		t.Errorf("complete took %v: it waited out its wait instead of answering the outcome", d)
 	}
 	if got := e.blobSHA(a.SHA256); got != sha(content) {
 		t.Errorf("stored blob hashes to %s, want %s", got, sha(content))
@@ -260,11 +317,24 @@ func TestUploadBadInput(t *testing.T) {
 	})
 	t.Run("CompleteWithMissingPart", func(t *testing.T) {
 		e.sendAll(u, content, 0, 2)
-		wantError(t, e.do("POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil), http.StatusBadRequest, freight.EINVALID, "")
-		// The session is open again: send the part and complete.
+		r := e.complete(c.Upload.ID)
+		wantError(t, r, http.StatusConflict, freight.ECONFLICT, "")
+		if _, msg, _ := r.err(); !strings.Contains(msg, "part 2 is missing") {
+			t.Errorf("message %q does not name the missing part", msg)
+		}
+		// The session is open again, with the reason: send the part and
+		// complete.
+		var up freight.Upload
+		e.must(http.StatusOK, "GET", "/api/v1/uploads/"+c.Upload.ID, e.token, nil).decode(t, &up)
+		if up.State != freight.UploadOpen || !strings.Contains(up.Error, "part 2 is missing") {
+			t.Errorf("upload after a completion with a missing part: %s (%q), want open with the reason", up.State, up.Error)
+		}
+		// The verification's work is over: its job is done, not retried.
+		if js := e.verifyJobs(); len(js) != 1 || js[0].State != freight.JobDone || js[0].Attempts != 1 {
+			t.Errorf("verify-upload jobs: %+v, want one done at its first attempt", js)
+		}
 		e.sendAll(u, content, 1)
-		var a freight.Artifact
-		e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil).decode(t, &a)
+		a := e.mustComplete(c.Upload.ID)
 		if a.SHA256 != sha(content) {
 			t.Errorf("SHA-256 %s, want %s", a.SHA256, sha(content))
 		}
@@ -273,7 +343,7 @@ func TestUploadBadInput(t *testing.T) {
 		data := fileOf(3, 6<<20)
 		c := e.startUpload(relID, "liar.bin", data, sha([]byte("something else")))
 		e.sendAll(e.partURLs(c.Upload.ID), data)
-		r := e.do("POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil)
+		r := e.complete(c.Upload.ID)
 		wantError(t, r, http.StatusBadRequest, freight.EINVALID, "sha256")
 		var a freight.Artifact
 		e.must(http.StatusOK, "GET", "/api/v1/artifacts/"+c.Artifact.ID, e.token, nil).decode(t, &a)
@@ -283,7 +353,12 @@ func TestUploadBadInput(t *testing.T) {
 		if _, err := e.blobs.Stat(context.Background(), sha(data)); freight.ErrorCode(err) != freight.ENOTFOUND {
 			t.Errorf("Stat of the rejected bytes: %v, want not found: nothing of them may be downloadable", err)
 		}
-		wantError(t, e.do("POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil), http.StatusConflict, freight.ECONFLICT, "")
+		if js := e.verifyJobs(); len(js) == 0 || js[0].State != freight.JobDone || js[0].Attempts != 1 {
+			t.Errorf("verify-upload jobs: %+v, want the newest done at its first attempt", js)
+		}
+		// Asked again, as a client that was told 202 does, the answer is
+		// the same, and nothing is verified again.
+		wantError(t, e.do("POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil), http.StatusBadRequest, freight.EINVALID, "sha256")
 	})
 	t.Run("ExpiredSession", func(t *testing.T) {
 		data := fileOf(4, 5<<20)
@@ -339,9 +414,7 @@ func TestDedupeAndGarbageCollection(t *testing.T) {
 	upload := func(name string) freight.Artifact {
 		c := e.startUpload(relID, name, data, sha(data))
 		e.sendAll(e.partURLs(c.Upload.ID), data)
-		var a freight.Artifact
-		e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil).decode(t, &a)
-		return a
+		return e.mustComplete(c.Upload.ID)
 	}
 	a1, a2 := upload("one.bin"), upload("two.bin")
 	if a1.SHA256 != a2.SHA256 {

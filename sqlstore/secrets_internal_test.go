@@ -242,7 +242,7 @@ func TestSecretsInClear(t *testing.T) {
 		db := openWith(t, url, keysOf(t, "k1"))
 		// The schema of the release before sealing, whose check keeps
 		// private keys at 64 bytes: the key goes in by hand.
-		if err := db.migrate(ctx, 15); err != nil {
+		if err := db.migrate(ctx, 16); err != nil {
 			t.Fatal(err)
 		}
 		pub, priv, _ := ed25519.GenerateKey(nil)

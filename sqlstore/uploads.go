@@ -8,12 +8,12 @@ import (
 )
 
 const uploadColumns = `id, artifact_id, size, part_size, sha256, state, error_message, backend_id, url_key,
-	claimed_until, expires_at, created_by, created_at, updated_at`
+	job_id, digest, expires_at, created_by, created_at, updated_at`
 
 func (s *store) scanUpload(r scanner) (*freight.Upload, error) {
 	var u freight.Upload
 	err := r.Scan(&u.ID, &u.ArtifactID, &u.Size, &u.PartSize, &u.SHA256, (*string)(&u.State), &u.Error, &u.BackendID,
-		bytesCol{&u.URLKey}, nullTimeCol{&u.ClaimedUntil}, timeCol{&u.ExpiresAt},
+		bytesCol{&u.URLKey}, &u.JobID, &u.Digest, timeCol{&u.ExpiresAt},
 		&u.CreatedBy, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
 	if err != nil {
 		return nil, err
@@ -41,7 +41,6 @@ var errUploadNotFound = &errs{notFound: "upload not found"}
 // key, so that the stored upload does not share it with the caller.
 func normUpload(u *freight.Upload) {
 	u.ExpiresAt = normTime(u.ExpiresAt)
-	u.ClaimedUntil = normTimePtr(u.ClaimedUntil)
 	if len(u.URLKey) == 0 {
 		u.URLKey = nil
 	} else {
@@ -51,7 +50,7 @@ func normUpload(u *freight.Upload) {
 
 // uploadTransition refuses the state changes an upload's life does not
 // have: an open upload is completed through completing, which may go back
-// to open when a completion attempt fails; completed, failed and aborted
+// to open when a verification cannot finish; completed, failed and aborted
 // uploads are final.
 func uploadTransition(from, to freight.UploadState) error {
 	if from == to {
@@ -94,9 +93,9 @@ func (s *store) CreateUpload(ctx context.Context, u *freight.Upload) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.ArtifactID, c.Size, c.PartSize, c.SHA256, string(c.State), c.Error, c.BackendID, nullBytes(urlKey),
-		c.ClaimedUntil, c.ExpiresAt, c.CreatedBy, c.CreatedAt, c.UpdatedAt)
+		c.JobID, c.Digest, c.ExpiresAt, c.CreatedBy, c.CreatedAt, c.UpdatedAt)
 	if err != nil {
 		return s.fail(ctx, err, uploadErrs(&c))
 	}
@@ -177,9 +176,9 @@ func (s *store) UpdateUpload(ctx context.Context, id string, fn func(*freight.Up
 			return err
 		}
 		_, err = s.exec(ctx, `UPDATE uploads SET size = ?, part_size = ?, sha256 = ?, state = ?, error_message = ?, backend_id = ?,
-			url_key = ?, claimed_until = ?, expires_at = ?, created_by = ?, updated_at = ? WHERE id = ?`,
+			url_key = ?, job_id = ?, digest = ?, expires_at = ?, created_by = ?, updated_at = ? WHERE id = ?`,
 			c.Size, c.PartSize, c.SHA256, string(c.State), c.Error, c.BackendID,
-			nullBytes(urlKey), c.ClaimedUntil, c.ExpiresAt, c.CreatedBy, c.UpdatedAt, c.ID)
+			nullBytes(urlKey), c.JobID, c.Digest, c.ExpiresAt, c.CreatedBy, c.UpdatedAt, c.ID)
 		if err != nil {
 			return s.fail(ctx, err, uploadErrs(&c))
 		}

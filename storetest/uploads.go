@@ -99,12 +99,12 @@ func testUploadCreateGet(t *testing.T, s freight.Store) {
 	for i := range key {
 		key[i] = byte(i * 7) // includes 0x00 and bytes above 0x7f
 	}
-	claimed := ts(time.Hour)
+	job := missingID(freight.PrefixJob)
 	u := &freight.Upload{
 		ArtifactID: a.ID, Size: 40<<30 + 7, PartSize: 64 << 20, SHA256: sha, State: freight.UploadOpen,
 		Error: "an earlier completion failed: part 3 is 12 bytes short", ExpiresAt: ts(24 * time.Hour),
 		CreatedBy: "usr_01jq3v6k9x0000000000000000", BackendID: "2~Zx9/Q+w==?uploadId=abc&x=1 é",
-		URLKey: key, ClaimedUntil: &claimed,
+		URLKey: key, JobID: job, Digest: digest3,
 	}
 	if err := s.CreateUpload(ctx, u); err != nil {
 		t.Fatalf("CreateUpload: %v", err)
@@ -116,14 +116,14 @@ func testUploadCreateGet(t *testing.T, s freight.Store) {
 	if got.Size != 40<<30+7 {
 		t.Errorf("Size = %d, want %d (sizes beyond 32 bits)", got.Size, int64(40<<30+7))
 	}
-	if got.ClaimedUntil == nil || !got.ClaimedUntil.Equal(claimed) {
-		t.Errorf("ClaimedUntil = %v, want %v", got.ClaimedUntil, claimed)
+	if got.JobID != job || got.Digest != digest3 {
+		t.Errorf("JobID, Digest = %q, %q; want %q, %q", got.JobID, got.Digest, job, digest3)
 	}
 	if !bytes.Equal(got.URLKey, key) {
 		t.Errorf("URLKey = %x, want %x", got.URLKey, key)
 	}
 
-	// The optional fields left out: no digest, no key, no claim, no
+	// The optional fields left out: no digest, no key, no job, no
 	// staging area yet, no error, an empty file.
 	m := &freight.Upload{ArtifactID: a.ID, Size: 0, PartSize: 1, State: freight.UploadOpen, ExpiresAt: ts(0)}
 	MustCreateUpload(t, s, m)
@@ -131,9 +131,9 @@ func testUploadCreateGet(t *testing.T, s freight.Store) {
 	got, err = s.Upload(ctx, m.ID)
 	noErr(t, "Upload(minimal)", err)
 	checkSame(t, "Upload(id) with no optional field", got, m)
-	if got.ClaimedUntil != nil || len(got.URLKey) != 0 || got.SHA256 != "" || got.BackendID != "" || got.Error != "" {
-		t.Errorf("minimal upload read back with ClaimedUntil %v, URLKey %x, SHA256 %q, BackendID %q, Error %q; want all empty",
-			got.ClaimedUntil, got.URLKey, got.SHA256, got.BackendID, got.Error)
+	if got.JobID != "" || got.Digest != "" || len(got.URLKey) != 0 || got.SHA256 != "" || got.BackendID != "" || got.Error != "" {
+		t.Errorf("minimal upload read back with JobID %q, Digest %q, URLKey %x, SHA256 %q, BackendID %q, Error %q; want all empty",
+			got.JobID, got.Digest, got.URLKey, got.SHA256, got.BackendID, got.Error)
 	}
 	if u.ID == m.ID {
 		t.Errorf("two uploads got the same id %q", u.ID)
@@ -161,6 +161,10 @@ func testUploadInvalid(t *testing.T, s freight.Store) {
 		"short sha256":      mk(func(u *freight.Upload) { u.SHA256 = "abc" }),
 		"upper-case sha256": mk(func(u *freight.Upload) { u.SHA256 = strings.ToUpper(sha) }),
 		"unknown state":     mk(func(u *freight.Upload) { u.State = "done" }),
+		"bad job id":        mk(func(u *freight.Upload) { u.JobID = "job_1" }),
+		"job id of a user":  mk(func(u *freight.Upload) { u.JobID = missingID(freight.PrefixUser) }),
+		"bad digest":        mk(func(u *freight.Upload) { u.Digest = "abc" }),
+		"upper-case digest": mk(func(u *freight.Upload) { u.Digest = strings.ToUpper(sha) }),
 	} {
 		wantCode(t, "CreateUpload with "+name, s.CreateUpload(ctx, u), freight.EINVALID)
 	}
@@ -221,25 +225,25 @@ func testUploadNotFound(t *testing.T, s freight.Store) {
 }
 
 // The fields a server changes during an upload's life round-trip through
-// UpdateUpload, and so does clearing them: a claim set and released, a key
-// replaced and dropped.
+// UpdateUpload, and so does clearing them: a job and a digest set and
+// dropped, a key replaced and dropped.
 func testUploadUpdate(t *testing.T, s freight.Store) {
 	ctx := t.Context()
 	_, a := uploadArtifact(t, s)
 	u := MustCreateUpload(t, s, newUpload(a.ID))
-	claim := ts(2 * time.Hour)
+	job := missingID(freight.PrefixJob)
 	key := bytes.Repeat([]byte{0xa5, 0x00}, 16)
 	var seen freight.Upload
 	got, err := s.UpdateUpload(ctx, u.ID, func(c *freight.Upload) error {
 		seen = *c
-		c.State, c.ClaimedUntil, c.SHA256, c.Error = freight.UploadCompleting, &claim, sha, "retrying"
+		c.State, c.JobID, c.Digest, c.SHA256, c.Error = freight.UploadCompleting, job, digest2, sha, "retrying"
 		c.BackendID, c.URLKey, c.ExpiresAt = "staging-2", key, ts(48*time.Hour)
 		return nil
 	})
 	noErr(t, "UpdateUpload(completing)", err)
 	checkSame(t, "the upload passed to fn", &seen, u)
 	want := *u
-	want.State, want.ClaimedUntil, want.SHA256, want.Error = freight.UploadCompleting, &claim, sha, "retrying"
+	want.State, want.JobID, want.Digest, want.SHA256, want.Error = freight.UploadCompleting, job, digest2, sha, "retrying"
 	want.BackendID, want.URLKey, want.ExpiresAt, want.UpdatedAt = "staging-2", key, ts(48*time.Hour), got.UpdatedAt
 	checkSame(t, "UpdateUpload result", got, &want)
 	checkUpdated(t, "UpdateUpload", got.CreatedAt, got.UpdatedAt, u.CreatedAt, u.UpdatedAt)
@@ -247,23 +251,24 @@ func testUploadUpdate(t *testing.T, s freight.Store) {
 	noErr(t, "Upload", err)
 	checkSame(t, "Upload after update", stored, got)
 
-	// A failed completion attempt reopens the upload and drops the claim.
+	// A verification that cannot finish reopens the upload; every
+	// optional field can be cleared.
 	prev := got
 	got, err = s.UpdateUpload(ctx, u.ID, func(c *freight.Upload) error {
-		c.State, c.ClaimedUntil, c.SHA256, c.Error, c.BackendID, c.URLKey = freight.UploadOpen, nil, "", "", "", nil
+		c.State, c.JobID, c.Digest, c.SHA256, c.Error, c.BackendID, c.URLKey = freight.UploadOpen, "", "", "", "", "", nil
 		return nil
 	})
 	noErr(t, "UpdateUpload(reopen, clear)", err)
 	want = *prev
-	want.State, want.ClaimedUntil, want.SHA256, want.Error, want.BackendID, want.URLKey = freight.UploadOpen, nil, "", "", "", nil
+	want.State, want.JobID, want.Digest, want.SHA256, want.Error, want.BackendID, want.URLKey = freight.UploadOpen, "", "", "", "", "", nil
 	want.UpdatedAt = got.UpdatedAt
 	checkSame(t, "UpdateUpload result after clearing", got, &want)
 	checkUpdated(t, "UpdateUpload", got.CreatedAt, got.UpdatedAt, prev.CreatedAt, prev.UpdatedAt)
 	stored, err = s.Upload(ctx, u.ID)
 	noErr(t, "Upload", err)
 	checkSame(t, "Upload after clearing", stored, &want)
-	if stored.ClaimedUntil != nil || len(stored.URLKey) != 0 {
-		t.Errorf("ClaimedUntil, URLKey after clearing = %v, %x; want nil, empty", stored.ClaimedUntil, stored.URLKey)
+	if stored.JobID != "" || stored.Digest != "" || len(stored.URLKey) != 0 {
+		t.Errorf("JobID, Digest, URLKey after clearing = %q, %q, %x; want all empty", stored.JobID, stored.Digest, stored.URLKey)
 	}
 }
 
@@ -294,7 +299,7 @@ func testUploadUpdateFnError(t *testing.T, s freight.Store) {
 	_, a := uploadArtifact(t, s)
 	u := MustCreateUpload(t, s, newUpload(a.ID))
 	got, err := s.UpdateUpload(ctx, u.ID, func(c *freight.Upload) error {
-		c.State, c.ClaimedUntil, c.URLKey[0] = freight.UploadCompleting, ptr(ts(time.Hour)), 0
+		c.State, c.JobID, c.Digest, c.URLKey[0] = freight.UploadCompleting, missingID(freight.PrefixJob), sha, 0
 		return errSentinel
 	})
 	wantSentinel(t, "UpdateUpload with fn failing", err)
@@ -317,6 +322,8 @@ func testUploadUpdateInvalid(t *testing.T, s freight.Store) {
 		"negative size":  func(c *freight.Upload) { c.Size = -1 },
 		"too many parts": func(c *freight.Upload) { c.PartSize = 1 },
 		"bad sha256":     func(c *freight.Upload) { c.SHA256 = "xyz" },
+		"bad job id":     func(c *freight.Upload) { c.JobID = "job_1" },
+		"bad digest":     func(c *freight.Upload) { c.Digest = "xyz" },
 	} {
 		_, err := s.UpdateUpload(ctx, u.ID, func(c *freight.Upload) error { fn(c); return nil })
 		wantCode(t, "UpdateUpload with "+name, err, freight.EINVALID)
@@ -351,7 +358,7 @@ func testUploadUpdateParent(t *testing.T, s freight.Store) {
 // aborted or failed. Completed, failed and aborted are final. Every other
 // change of state is refused with ECONFLICT and leaves the upload as it
 // was. An update that keeps the state is not a transition: it is allowed
-// in every state (the server renews claims and records errors that way).
+// in every state (the server records digests and errors that way).
 func testUploadStateTransitions(t *testing.T, s freight.Store) {
 	ctx := t.Context()
 	_, a := uploadArtifact(t, s)
@@ -397,14 +404,19 @@ func testUploadStateTransitions(t *testing.T, s freight.Store) {
 	}
 }
 
-// The server claims an upload for completion with an update whose fn
-// refuses an upload that is no longer open: concurrent claims are
-// serialized, so exactly one wins and every other one sees its claim.
+// The server moves an upload to completing, naming the job that verifies
+// it, with an update whose fn refuses an upload that is no longer open:
+// concurrent completions are serialized, so exactly one wins and every
+// other one sees its job.
 func testUploadConcurrentClaim(t *testing.T, s freight.Store) {
 	const n = 10
 	_, a := uploadArtifact(t, s)
 	u := MustCreateUpload(t, s, newUpload(a.ID))
 	errs := make([]error, n)
+	jobs := make([]string, n)
+	for i := range jobs {
+		jobs[i] = missingID(freight.PrefixJob)
+	}
 	run(n, func(i int) {
 		_, errs[i] = s.UpdateUpload(t.Context(), u.ID, func(c *freight.Upload) error {
 			if c.State != freight.UploadOpen {
@@ -414,7 +426,7 @@ func testUploadConcurrentClaim(t *testing.T, s freight.Store) {
 			// even when each is quick: a store that does not
 			// serialize them lets several through.
 			time.Sleep(10 * time.Millisecond)
-			c.State, c.ClaimedUntil, c.Error = freight.UploadCompleting, ptr(ts(time.Duration(i)*time.Minute)), num(i)
+			c.State, c.JobID, c.Error = freight.UploadCompleting, jobs[i], num(i)
 			return nil
 		})
 	})
@@ -434,10 +446,9 @@ func testUploadConcurrentClaim(t *testing.T, s freight.Store) {
 	winner := winners[0]
 	stored, err := s.Upload(t.Context(), u.ID)
 	noErr(t, "Upload", err)
-	if stored.State != freight.UploadCompleting || stored.Error != num(winner) ||
-		stored.ClaimedUntil == nil || !stored.ClaimedUntil.Equal(ts(time.Duration(winner)*time.Minute)) {
-		t.Errorf("claimed upload State %q, Error %q, ClaimedUntil %v; want %q, %q, %v",
-			stored.State, stored.Error, stored.ClaimedUntil, freight.UploadCompleting, num(winner), ts(time.Duration(winner)*time.Minute))
+	if stored.State != freight.UploadCompleting || stored.Error != num(winner) || stored.JobID != jobs[winner] {
+		t.Errorf("claimed upload State %q, Error %q, JobID %q; want %q, %q, %q",
+			stored.State, stored.Error, stored.JobID, freight.UploadCompleting, num(winner), jobs[winner])
 	}
 }
 

@@ -11,9 +11,10 @@
 // and, on current servers, carries the first part URLs), ask for any other
 // part URLs (at most 1000 per call), PUT every part to its URL in
 // parallel, then complete the upload, which makes the server hash the
-// assembled file and commit it. Timing starts at the artifact's
-// creation; "part" is creation + URLs + PUTs, "complete" is the complete
-// call alone. Any answer outside 2xx stops the program with status 1.
+// assembled file and commit it in a background job; the client waits for
+// the job through the server's 202 answers. Timing starts at the
+// artifact's creation; "part" is creation + URLs + PUTs, "complete" is the
+// complete call alone, until the artifact is available. Any answer outside 2xx stops the program with status 1.
 package main
 
 import (

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -193,13 +192,18 @@ func (c *publishConfig) uploadFile(ctx context.Context, cl *client.Client, rel *
 		case a.State == freight.ArtifactAvailable:
 			return res, fmt.Errorf("the release has a different %s already (sha256 %s); files are immutable", name, a.SHA256)
 		case a.State == freight.ArtifactUploading || a.State == freight.ArtifactVerifying:
-			ups, err := cl.Uploads(ctx, a.ID, freight.UploadOpen)
+			ups, err := cl.Uploads(ctx, a.ID, "")
 			if err != nil {
 				return res, err
 			}
-			if len(ups) == 1 && ups[0].SHA256 == digest && ups[0].Size == fi.Size() && time.Until(ups[0].ExpiresAt) > time.Minute {
-				up = &ups[0]
-				res.Outcome = "resumed"
+			// An open upload of this file is resumed; one being verified
+			// (a publish stopped while it waited) is waited for.
+			for i, u := range ups {
+				usable := u.State == freight.UploadCompleting || u.State == freight.UploadOpen && time.Until(u.ExpiresAt) > time.Minute
+				if usable && u.SHA256 == digest && u.Size == fi.Size() {
+					up = &ups[i]
+					res.Outcome = "resumed"
+				}
 			}
 		}
 		if up == nil {
@@ -220,11 +224,13 @@ func (c *publishConfig) uploadFile(ctx context.Context, cl *client.Client, rel *
 		res.ArtifactID, up, res.Outcome = ca.Artifact.ID, &ca.Upload, "uploaded"
 	}
 	bar := prog.Bar(name, fi.Size())
-	sent, err := c.sendParts(ctx, cl, f, up, bar)
-	res.PartsSent = sent
-	if err != nil {
-		bar.Finish(err)
-		return res, err
+	if up.State != freight.UploadCompleting {
+		sent, err := c.sendParts(ctx, cl, f, up, bar)
+		res.PartsSent = sent
+		if err != nil {
+			bar.Finish(err)
+			return res, err
+		}
 	}
 	art, err := c.complete(ctx, cl, f, up, bar)
 	bar.Finish(err)
@@ -330,9 +336,11 @@ func (c *publishConfig) sendPart(ctx context.Context, cl *client.Client, urls *p
 	return fmt.Errorf("giving up after %d attempts: %w", c.retries, err)
 }
 
-// complete asks the server to verify and store the file. A part the
-// server turns out not to have is sent again; a completion in progress
-// elsewhere, or a server that is away, is waited for.
+// complete asks the server to verify and store the file, and waits for
+// the verification however long it takes (the client follows the
+// server's 202 answers). An upload that is open again afterwards gets the
+// parts the server turns out not to have and is completed again; a server
+// that is away is waited for.
 func (c *publishConfig) complete(ctx context.Context, cl *client.Client, f *os.File, up *client.Upload, bar *bar) (*freight.Artifact, error) {
 	var err error
 	for attempt := 0; attempt < c.retries; attempt++ {
@@ -345,26 +353,37 @@ func (c *publishConfig) complete(ctx context.Context, cl *client.Client, f *os.F
 		}
 		var a *freight.Artifact
 		a, err = cl.CompleteUpload(ctx, up.ID)
+		code := freight.ErrorCode(err)
 		switch {
 		case err == nil:
 			bar.Set(up.Size)
 			return a, nil
-		case freight.ErrorCode(err) == freight.EINVALID && freight.ErrorField(err) == "":
-			// A part is missing: the session is open again; send it.
-			if _, err := c.sendParts(ctx, cl, f, up, bar); err != nil {
+		case code == freight.ECONFLICT, code == freight.EINVALID && freight.ErrorField(err) == "":
+			// The upload may be open again: a part is missing, or the
+			// verification could not finish. Older servers answer a
+			// missing part with EINVALID, and a completion running on
+			// another request with ECONFLICT while the upload is
+			// completing.
+			st, serr := cl.Upload(ctx, up.ID)
+			if serr != nil {
 				return nil, err
 			}
-		case isBeingCompleted(err), client.Retryable(err):
-			// Wait for the other completion, or for the server to be back.
+			switch st.State {
+			case freight.UploadOpen:
+				if _, err := c.sendParts(ctx, cl, f, up, bar); err != nil {
+					return nil, err
+				}
+			case freight.UploadCompleting:
+			default:
+				return nil, err
+			}
+		case client.Retryable(err):
+			// Wait for the server to be back.
 		default:
 			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("completing the upload: %w", err)
-}
-
-func isBeingCompleted(err error) bool {
-	return freight.ErrorCode(err) == freight.ECONFLICT && strings.Contains(freight.ErrorMessage(err), "being completed")
 }
 
 // jitter picks a wait in [d/2, d): many clients retrying at once spread

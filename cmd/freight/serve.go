@@ -36,6 +36,7 @@ type serveConfig struct {
 	partSize        int64
 	maxArtifactSize int64
 	uploadTTL       time.Duration
+	completeWait    time.Duration
 	janitorInterval time.Duration
 	gcInterval      time.Duration
 	blobs           string
@@ -76,6 +77,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.Int64Var(&c.partSize, "upload-part-size", server.DefaultPartSize, "preferred upload part size in bytes (at least 5 MiB; raised for files over 10,000 parts)")
 	fs.Int64Var(&c.maxArtifactSize, "max-artifact-size", server.DefaultMaxArtifactSize, "largest artifact in bytes")
 	fs.DurationVar(&c.uploadTTL, "upload-expiry", server.DefaultUploadTTL, "how long an upload session accepts parts")
+	fs.DurationVar(&c.completeWait, "upload-complete-wait", server.DefaultUploadCompleteWait, "how long a request to complete an upload waits for the file's verification, a background job, before it answers 202 Accepted for the client to ask again (0: at once); keep it below the timeout of any proxy in front of the portal")
 	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "how often expired uploads are cleaned up")
 	fs.DurationVar(&c.gcInterval, "gc-interval", time.Hour, "how often blobs that no artifact names are deleted")
 	fs.DurationVar(&c.startWindow, "download-start-window", server.DefaultStartWindow, "how long a download URL may wait before the download starts")
@@ -97,7 +99,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.mailOutbox, "mail-outbox", "", "folder where mail (invitations, reset links) is written as .eml files (default: the outbox folder in the data directory)")
 	fs.StringVar(&c.mailFrom, "mail-from", "Freight <noreply@freight.invalid>", "sender of the portal's mail, with an optional name")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "send mail through this SMTP server instead of the outbox folder: smtp://user:password@host:587?tls=starttls (tls=tls or smtps:// for port 465, tls=none for a relay on this machine; from= overrides --mail-from; timeout=30s); prefer FREIGHT_SMTP_URL or the config file, since flags show in the process list")
-	fs.IntVar(&c.jobConcurrency, "job-concurrency", jobs.DefaultConcurrency, "background jobs (mail, clean-up) run at once by this replica")
+	fs.IntVar(&c.jobConcurrency, "job-concurrency", jobs.DefaultConcurrency, "background jobs (mail, upload verification, clean-up) run at once by this replica")
 	fs.DurationVar(&c.jobPoll, "job-poll-interval", jobs.DefaultPollInterval, "how often this replica looks for background jobs queued by others")
 	fs.DurationVar(&c.jobLease, "job-lease", jobs.DefaultLease, "how long a running job stays reserved to this replica without word from it; after a crash, its jobs run elsewhere (or after a restart) once this has passed")
 	fs.StringVar(&c.oidcProviders, "oidc-providers", "", "TOML file listing the OpenID Connect providers people may sign in with (see README)")
@@ -259,14 +261,20 @@ func (c *serveConfig) listenAndServe(ctx context.Context, db *sqlstore.DB, blobs
 	if c.partSize < 5<<20 {
 		return fmt.Errorf("upload-part-size must be at least 5 MiB (5242880), not %d", c.partSize)
 	}
+	if c.completeWait < 0 {
+		return fmt.Errorf("upload-complete-wait must not be negative, not %s", c.completeWait)
+	}
 	cfg := server.Config{
 		MaxBodyBytes: c.maxBody, Version: version, PublicURL: c.publicURL,
-		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL,
+		PartSize: c.partSize, MaxArtifactSize: c.maxArtifactSize, UploadTTL: c.uploadTTL, UploadCompleteWait: c.completeWait,
 		StartWindow: c.startWindow, ResumeWindow: c.resumeWindow, BudgetFactor: c.budgetFactor, BindIP: c.bindIP,
 		InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionLifetime: c.sessionLifetime,
 		Jobs:              jobs.Config{Concurrency: c.jobConcurrency, PollInterval: c.jobPoll, Lease: c.jobLease},
 		EdgeHealthTimeout: c.edgeHealth, PrefetchWindow: c.prefetchWindow,
 		MetricsToken: c.metricsToken, TrustedProxies: c.trustedProxies,
+	}
+	if cfg.UploadCompleteWait == 0 {
+		cfg.UploadCompleteWait = -1 // the server's zero is its default; the flag's is no wait
 	}
 	for r := range strings.SplitSeq(c.edgeRegions, ",") {
 		if r = strings.TrimSpace(r); r == "" {

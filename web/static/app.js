@@ -17,7 +17,7 @@
       opts.body = JSON.stringify(body);
     }
     return fetch(url, opts).then(function (resp) {
-      if (resp.status === 204 || resp.status === 202) {
+      if (resp.status === 204) {
         return {};
       }
       return resp.json().catch(function () { return {}; }).then(function (data) {

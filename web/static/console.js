@@ -28,6 +28,8 @@
   // URL is no longer used.
   var URL_BATCH = 50;
   var URL_MARGIN = 60000;
+  // How often an upload the portal checks in the background is looked at.
+  var VERIFY_POLL = 2000;
 
   F.after["console-product"] = function (form, data) {
     window.location.assign("/console/products/" + encodeURIComponent(data.slug));
@@ -413,6 +415,9 @@
         if (artifact) {
           return artifact; // the portal had it all already
         }
+        if (item.up.state === "completing") {
+          return complete(item); // being checked already: nothing to send
+        }
         return sendMissing(item).then(function () { return complete(item); });
       }).finally(function () {
         clearInterval(ticker);
@@ -693,26 +698,67 @@
       return err;
     }
 
-    // complete asks the portal to check and store the file. A part it
-    // turns out not to have is sent again; a completion already running
-    // (after a lost answer) or a server that is away is waited for.
+    // complete asks the portal to check and store the file. The portal
+    // checks it in the background: when that takes a while it answers
+    // 202 with the upload, being verified, which is then watched until the
+    // check is over. An upload open again afterwards (a part the portal
+    // turns out not to have, or a check that could not finish) gets what
+    // is missing and is completed again; a server that is away is waited
+    // for.
     function complete(item) {
       var attempt = 0;
       var url = "/api/v1/uploads/" + encodeURIComponent(item.up.id);
+      var resend = function (up) {
+        item.received = up.received || [];
+        item.checking = false;
+        return sendMissing(item).then(once);
+      };
+      // settle acts on the upload as it is after a check: once more when
+      // it is open again, watched while it is being checked; otherwise
+      // the portal's answer to complete says the outcome.
+      var settle = function (up, err) {
+        if (up.state === "open") {
+          attempt++;
+          if (attempt >= RETRIES) {
+            throw err || new Error(up.error || "The portal could not check the file.");
+          }
+          return resend(up);
+        }
+        if (up.state === "completing") {
+          return watch();
+        }
+        if (err) {
+          throw err;
+        }
+        return once();
+      };
+      var watch = function () {
+        return wait(item, VERIFY_POLL).then(function () {
+          return api("GET", url);
+        }).then(function (up) {
+          return settle(up, null);
+        }, function (err) {
+          if (err.paused || !retryable(err, false)) {
+            throw err;
+          }
+          return watch();
+        });
+      };
       var once = function () {
         item.checking = true;
         show(item, "All " + formatBytes(item.file.size) + " sent; the portal is checking the file…");
-        return api("POST", url + "/complete").catch(function (err) {
-          attempt++;
-          if (err.status === 400 && !err.field && attempt < RETRIES) {
+        return api("POST", url + "/complete").then(function (ans) {
+          // An artifact is never "completing": this is the upload of a
+          // 202, still being checked.
+          return ans.state === "completing" ? watch() : ans;
+        }, function (err) {
+          if (err.status === 409 || (err.status === 400 && !err.field)) {
             return api("GET", url).then(function (up) {
-              item.received = up.received || [];
-              item.checking = false;
-              return sendMissing(item);
-            }).then(once);
+              return settle(up, err);
+            });
           }
-          var busy = err.status === 409 && /being completed/.test(err.message);
-          if ((busy && attempt < 60) || (retryable(err, false) && attempt < RETRIES)) {
+          attempt++;
+          if (retryable(err, false) && attempt < RETRIES) {
             return wait(item, backoff(Math.min(attempt, 6))).then(once);
           }
           throw err;

@@ -1,7 +1,7 @@
 -- Private signing keys are stored sealed (package seal), longer than the
 -- 64 bytes of a key in clear that 0003_grants.sql required; a key in clear
 -- is still accepted until the store seals it at start-up. Keep it in step
--- with ../postgres/0016_sealed_keys.sql.
+-- with ../postgres/0017_sealed_keys.sql.
 --
 -- SQLite cannot change a CHECK constraint in place: the table is built
 -- anew and the rows copied. No table refers to signing_keys, so dropping

@@ -1,7 +1,7 @@
 -- Private signing keys are stored sealed (package seal), longer than the
 -- 64 bytes of a key in clear that 0003_grants.sql required; a key in clear
 -- is still accepted until the store seals it at start-up. Keep it in step
--- with ../sqlite/0016_sealed_keys.sql, which must build the table anew
+-- with ../sqlite/0017_sealed_keys.sql, which must build the table anew
 -- (SQLite cannot change a CHECK constraint in place); this one does the
 -- same, so that both schemas stay alike column for column. The old primary
 -- key's index is renamed first: its name would clash.
