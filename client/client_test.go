@@ -23,9 +23,9 @@ import (
 	"github.com/freight-portal/freight/sqlstore"
 )
 
-// newServer starts a real server on SQLite and local files and returns a
-// client acting as a vendor admin.
-func newServer(t *testing.T) *client.Client {
+// openStores opens what a server runs on in the tests: a migrated SQLite
+// database that seals secrets, and blobs in a temporary folder.
+func openStores(t *testing.T) (*slog.Logger, *sqlstore.DB, *fsblob.Store) {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(server.LogHandler(slog.NewTextHandler(t.Output(), nil)))
@@ -42,6 +42,15 @@ func newServer(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return logger, db, blobs
+}
+
+// newServer starts a real server on SQLite and local files and returns a
+// client acting as a vendor admin.
+func newServer(t *testing.T) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	logger, db, blobs := openStores(t)
 	h := server.New(db, blobs, logger, server.Config{PartSize: 5 << 20})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -9,12 +9,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,9 +21,7 @@ import (
 	"time"
 
 	"github.com/freight-portal/freight"
-	fsblob "github.com/freight-portal/freight/blob/fs"
 	"github.com/freight-portal/freight/client"
-	"github.com/freight-portal/freight/internal/testdb"
 	"github.com/freight-portal/freight/licensefile"
 	"github.com/freight-portal/freight/mfa"
 	"github.com/freight-portal/freight/oidc"
@@ -212,20 +208,7 @@ var passwordParams = password.Params{Memory: 64, Time: 1, Threads: 1}
 
 func newCoverage(t *testing.T) *coverage {
 	ctx := context.Background()
-	logger := slog.New(server.LogHandler(slog.NewTextHandler(t.Output(), nil)))
-	db, err := sqlstore.Open(ctx, testdb.SQLite(t), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SealWith(testdb.SealKeys(t))
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := fsblob.New(filepath.Join(t.TempDir(), "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	logger, db, blobs := openStores(t)
 	var opURL string
 	op := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/.well-known/openid-configuration" {

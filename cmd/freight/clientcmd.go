@@ -213,6 +213,12 @@ func prompt(in io.Reader, out io.Writer, question string) string {
 
 // writeFileAtomic writes a file by renaming a temporary one into place.
 func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
+	return placeFile(path, b, mode, os.Rename)
+}
+
+// placeFile writes b with mode into a synced temporary file beside path
+// and then puts it in place with place(temporary, path).
+func placeFile(path string, b []byte, mode fs.FileMode, place func(oldpath, newpath string) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -233,5 +239,5 @@ func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return place(tmp.Name(), path)
 }

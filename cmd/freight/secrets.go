@@ -94,28 +94,8 @@ func newSecretsKeyID(now time.Time) string { return "k" + now.UTC().Format("2006
 // createFileAtomic writes a new file at path, complete and synced, or
 // fails with fs.ErrExist when there is one already.
 func createFileAtomic(path string, b []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	// A link, unlike a rename, never replaces a file that is there.
-	return os.Link(tmp.Name(), path)
+	return placeFile(path, b, mode, os.Link)
 }
 
 // openDB opens and migrates the metadata database, with the keys that
