@@ -83,7 +83,11 @@ func (e *env) publishFile(product, version string, seed uint64) (string, freight
 	c := e.startUpload(rel.ID, product+"-"+version+".zip", content, sha(content))
 	e.sendAll(e.partURLs(c.Upload.ID), content)
 	var a freight.Artifact
-	e.must(http.StatusOK, "POST", "/api/v1/uploads/"+c.Upload.ID+"/complete", e.token, nil).decode(e.t, &a)
+	if r := e.complete(c.Upload.ID); r.status != http.StatusOK {
+		e.t.Fatalf("complete: status %d: %s", r.status, r.body)
+	} else {
+		r.decode(e.t, &a)
+	}
 	e.must(http.StatusOK, "POST", "/api/v1/releases/"+rel.ID+"/publish", e.token, nil)
 	return rel.ID, a
 }
