@@ -61,6 +61,9 @@ const (
 	// link is slow and saves read and write calls when the client is
 	// the bottleneck.
 	fetchBuffer = 1 << 20
+	// fillTime is the longest a buffer waits to be filled once its first
+	// bytes arrived.
+	fillTime = 100 * time.Millisecond
 	// fetchAttempts bounds the failures in a row of one segment (transport
 	// errors, 5xx) before the download gives up; progress resets it.
 	fetchAttempts = 10
@@ -78,10 +81,11 @@ var stallTimeout = time.Minute
 // fetchOptions are the settings of fetching files, shared by download and
 // upgrade --download.
 type fetchOptions struct {
-	dir       string
-	segments  int
-	limitRate byteCount
-	quiet     bool
+	dir        string
+	segments   int
+	limitRate  byteCount
+	quiet      bool
+	noDirectIO bool
 }
 
 func (o *fetchOptions) flags(fs *flag.FlagSet) {
@@ -89,6 +93,7 @@ func (o *fetchOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.segments, "segments", 8, "parts of a file fetched in parallel (1 to 32)")
 	fs.Var(&o.limitRate, "limit-rate", "most `bytes` per second, all segments together, like 500K or 8M (0: no limit)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress, only the result")
+	fs.BoolVar(&o.noDirectIO, "no-direct-io", false, "write every byte through the page cache (otherwise, on Linux, bytes hashed from memory are written with O_DIRECT)")
 }
 
 func (o *fetchOptions) check(cmd string) error {
@@ -339,6 +344,8 @@ type fetchResult struct {
 	BytesResumed int64  `json:"bytes_resumed"` // kept from an interrupted run
 	BytesFetched int64  `json:"bytes_fetched"` // received in this run
 	Grants       int    `json:"grants"`        // signed URLs used
+
+	bytesDirect int64 // of BytesFetched, written with direct I/O (see partFile)
 }
 
 func printFetched(w io.Writer, asJSON bool, res fetchResult) error {
@@ -452,10 +459,18 @@ func planSegments(segs []stateSegment, n int) []stateSegment {
 		}
 		pieces[best]++
 	}
+	// Cuts fall on multiples of directAlign, so that each piece's writes
+	// can be aligned (see partFile); pieces are far longer than that.
+	cut := func(t stateSegment, j, k int64) int64 {
+		if j == 0 || j == k {
+			return t.Start + (t.End-t.Start)*j/k
+		}
+		return max(t.Start, (t.Start+(t.End-t.Start)*j/k)/directAlign*directAlign)
+	}
 	for i, t := range todo {
-		l, k := t.End-t.Start, pieces[i]
+		k := pieces[i]
 		for j := range k {
-			a, b := t.Start+l*j/k, t.Start+l*(j+1)/k
+			a, b := cut(t, j, k), cut(t, j+1, k)
 			out = append(out, stateSegment{a, b, a})
 		}
 	}
@@ -499,7 +514,7 @@ type fetcher struct {
 	cl      *client.Client
 	hc      *http.Client
 	file    remoteFile
-	part    *os.File
+	part    *partFile
 	segs    []*segment
 	limit   *rateLimiter
 	bar     *bar
@@ -558,7 +573,7 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 
 	partPath, statePath := path+partSuffix, path+stateSuffix
 	st, resumed := loadFetchState(statePath, partPath, file)
-	part, err := os.OpenFile(partPath, os.O_RDWR|os.O_CREATE, 0o644)
+	part, err := openPartFile(partPath)
 	if err != nil {
 		return res, err
 	}
@@ -577,6 +592,9 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 		}
 	}
 	st.Segments = planSegments(st.Segments, o.segments)
+	if o.noDirectIO {
+		part.noDirect.Store(true)
+	}
 	f := &fetcher{cl: cl, hc: downloadHTTPClient(cl.HTTPClient()), file: file, part: part, grant: g, gen: 1}
 	if o.limitRate > 0 {
 		f.limit = &rateLimiter{rate: float64(o.limitRate)}
@@ -603,7 +621,7 @@ func (o *fetchOptions) fetch(ctx context.Context, cl *client.Client, file remote
 	hf := f.followHash()
 	f.hash = hf
 	err = f.run(ctx, o.segments, statePath)
-	res.BytesFetched, res.Grants = f.fetched.Load(), f.gen
+	res.BytesFetched, res.Grants, res.bytesDirect = f.fetched.Load(), f.gen, part.directN.Load()
 	if err != nil {
 		hf.abort()
 		if ctx.Err() != nil {
@@ -899,7 +917,12 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 	if s.chunk == 0 {
 		s.chunk = fetchChunk
 	}
-	to := min(from+s.chunk, s.end) - 1
+	// Requests end where writes can be aligned (see partFile).
+	end := from + s.chunk
+	if a := end / directAlign * directAlign; a > from {
+		end = a
+	}
+	to := min(end, s.end) - 1
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stalled := fmt.Errorf("bytes %d-%d: no data for %v", from, to, stallTimeout)
@@ -944,12 +967,30 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 	began := time.Now()
 	var read int64
 	for read < want {
+		// A buffer is filled before it goes to the writer, so that writes
+		// are large and aligned (see partFile), unless the link is slow:
+		// then what arrived in fillTime goes, so that progress shows.
 		buf := getBuffer(size)
-		n, err := resp.Body.Read(buf[:min(int64(len(buf)), want-read)])
-		watchdog.Stop()
+		fill := fillSize(from+read, len(buf), want-read)
+		n, err := 0, error(nil)
+		var filling time.Time
+		for n < fill && err == nil {
+			if n > 0 && filling.IsZero() {
+				filling = time.Now()
+			} else if n > 0 && time.Since(filling) > fillTime {
+				break
+			}
+			watchdog.Reset(stallTimeout)
+			var m int
+			m, err = resp.Body.Read(buf[n:fill])
+			watchdog.Stop()
+			if m > 0 {
+				n += m
+				f.limit.wait(ctx, m)
+			}
+		}
 		if n > 0 {
 			// Bytes that arrived are kept, even when interrupted meanwhile.
-			f.limit.wait(ctx, n)
 			w.put(buf[:n])
 			read += int64(n)
 		} else {
@@ -966,7 +1007,6 @@ func (f *fetcher) request(ctx context.Context, g *client.Grant, gen int, s *segm
 			s.chunk = fetchChunk
 			return read, cerr
 		}
-		watchdog.Reset(stallTimeout)
 	}
 	s.nextChunk(read, time.Since(began))
 	io.CopyN(io.Discard, resp.Body, 1) // see EOF, so the connection is reused
@@ -1003,7 +1043,9 @@ func (f *fetcher) startWriter(s *segment, at int64, failed func(error)) *partWri
 				putBuffer(b)
 				continue
 			}
-			if _, err := f.part.WriteAt(b, w.at); err != nil {
+			// Bytes the hash takes from this buffer are not read back.
+			direct := f.hash != nil && f.hash.wants(w.at, len(b))
+			if _, err := f.part.writeAt(b, w.at, direct); err != nil {
 				w.err = err
 				failed(err)
 				putBuffer(b)

@@ -907,7 +907,7 @@ func TestPartWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer part.Close()
-		f := &fetcher{part: part, bar: &bar{}, file: remoteFile{Size: 3 * fetchBuffer}}
+		f := &fetcher{part: &partFile{File: part}, bar: &bar{}, file: remoteFile{Size: 3 * fetchBuffer}}
 		s := &segment{start: fetchBuffer, end: 3 * fetchBuffer}
 		s.next.Store(fetchBuffer)
 		w := f.startWriter(s, fetchBuffer, func(err error) { t.Errorf("failed(%v) after a write that worked", err) })
@@ -942,7 +942,7 @@ func TestPartWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer part.Close()
-		f := &fetcher{part: part, bar: &bar{}, file: remoteFile{Size: 3 * fetchBuffer}}
+		f := &fetcher{part: &partFile{File: part}, bar: &bar{}, file: remoteFile{Size: 3 * fetchBuffer}}
 		s := &segment{start: 0, end: 3 * fetchBuffer}
 		var calls atomic.Int32
 		w := f.startWriter(s, 0, func(error) { calls.Add(1) })

@@ -50,6 +50,15 @@ func (f *fetcher) followHash() *hashFollower {
 	return hf
 }
 
+// wants reports whether an offer of n bytes at off would be taken now.
+// Only the writer of the bytes at the front can make it true, and until
+// it offers them only the hasher changes the queue, by emptying it.
+func (hf *hashFollower) wants(off int64, n int) bool {
+	hf.mu.Lock()
+	defer hf.mu.Unlock()
+	return hf.err == nil && off == hf.claimed && hf.queued+n <= maxHashQueue
+}
+
 // offer hands over b, the bytes just written at offset off. It reports
 // whether the hasher took the buffer, which then belongs to it.
 func (hf *hashFollower) offer(off int64, b []byte) bool {
@@ -162,7 +171,8 @@ func (hf *hashFollower) sum() (string, error) {
 
 // Network buffers travel from the segments to the hasher and back; a pool
 // keeps them from being allocated per read.
-var bufferPool = sync.Pool{New: func() any { b := make([]byte, fetchBuffer); return &b }}
+// They are aligned for direct writes (see partFile).
+var bufferPool = sync.Pool{New: func() any { b := alignedBuffer(fetchBuffer); return &b }}
 
 // getBuffer returns a buffer of n bytes (at most fetchBuffer).
 func getBuffer(n int) []byte {
