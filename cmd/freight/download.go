@@ -56,13 +56,13 @@ const (
 	// with several workers is cut into (see planSegments).
 	fetchSegmentMax  = 32 << 20
 	fetchMaxSegments = 1024
-	// fetchBuffer is the most one read from the network takes: a read
-	// returns what has arrived, so a large buffer costs nothing when the
-	// link is slow and saves read and write calls when the client is
-	// the bottleneck.
+	// fetchBuffer is the size of the buffers that carry bytes from the
+	// network to the part file and the hash: reads fill one (fillTime
+	// bounds the wait on a slow link), and each is one write, a direct
+	// one when it can be (see partFile).
 	fetchBuffer = 1 << 20
 	// fillTime is the longest a buffer waits to be filled once its first
-	// bytes arrived.
+	// bytes arrived, so that progress shows on a slow link.
 	fillTime = 100 * time.Millisecond
 	// fetchAttempts bounds the failures in a row of one segment (transport
 	// errors, 5xx) before the download gives up; progress resets it.
