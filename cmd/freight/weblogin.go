@@ -167,7 +167,16 @@ func webLogin(ctx context.Context, server string, openIt bool, errOut io.Writer)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// The handler hands the result over before its page has reached
+		// the browser: let it finish rather than cut the connection under
+		// it, which would leave the browser on an error page.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 
 	fmt.Fprintf(errOut, "Sign in with your browser: open this address on this machine, sign in and allow the command line.\n\n  %s\n\n", authURL)
 	if openIt {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -155,4 +157,63 @@ func waitLocation(t *testing.T, u *ui, prefix string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	u.do(chromedp.WaitReady(chromedp.CSS("#result")))
+}
+
+// TestLoginWebCallbackPage: the page that tells the browser the sign-in
+// worked reaches it whole, though the command stops as soon as it has
+// the token. Repeated, since stopping the callback server too early
+// loses the page only some of the time.
+func TestLoginWebCallbackPage(t *testing.T) {
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/auth/cli/token" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"tok_1","name":"freight command line","role":"member","secret":"frt_test"}`)
+	}))
+	defer portal.Close()
+	for i := range 20 {
+		pr, pw := io.Pipe()
+		type result struct {
+			secret string
+			err    error
+		}
+		done := make(chan result, 1)
+		go func() {
+			secret, err := webLogin(context.Background(), portal.URL, false, pw)
+			pw.Close()
+			done <- result{secret, err}
+		}()
+		// The command prints the address to open; its redirect_uri and
+		// state are what the portal would send the browser back with.
+		var authURL *url.URL
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, portal.URL+"/cli/authorize?") {
+				var err error
+				if authURL, err = url.Parse(line); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		go io.Copy(io.Discard, pr)
+		if authURL == nil {
+			t.Fatal("freight login --web printed no address to open")
+		}
+		q := authURL.Query()
+		resp, err := http.Get(q.Get("redirect_uri") + "?" + url.Values{"code": {"frc_1"}, "state": {q.Get("state")}}.Encode())
+		if err != nil {
+			t.Fatalf("attempt %d: the callback: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "is signed in") {
+			t.Fatalf("attempt %d: the browser got %d %q (%v), want the signed-in page", i, resp.StatusCode, body, err)
+		}
+		if res := <-done; res.err != nil || res.secret != "frt_test" {
+			t.Fatalf("attempt %d: webLogin = %q, %v", i, res.secret, res.err)
+		}
+	}
 }
