@@ -31,10 +31,12 @@ type orgPage struct {
 	Tokens  tokenSection
 	// Invitations are the organization's pending invitations.
 	Invitations []invitationAnswer
+	Quota       quotaView
 }
 
 // orgPage shows an organization's members (roles, removal, invitations,
-// pending ones with their withdrawal) and its service-account tokens.
+// pending ones with their withdrawal), its service-account tokens and its
+// download quota.
 func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, p freight.Principal) error {
 	ctx := r.Context()
 	o, err := s.store.Organization(ctx, p.OrgID)
@@ -57,6 +59,9 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, p freight.Princ
 	// Personal tokens of members are theirs to manage.
 	body.Tokens.Tokens = slices.DeleteFunc(ts, func(t *freight.Token) bool { return t.UserID != "" })
 	slices.SortStableFunc(body.Tokens.Tokens, func(a, b *freight.Token) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	if body.Quota, err = s.quotaView(ctx, o.ID, false); err != nil {
+		return err
+	}
 	return s.render(w, r, p, "org", o.Name, "org", body)
 }
 
