@@ -176,11 +176,15 @@ func (e entitlementRow) Until() string       { return dateValue(e.NotAfter) }
 
 // BytesGB is the byte limit in gigabytes, as the form asks for it; "" for
 // none.
-func (e entitlementRow) BytesGB() string {
-	if e.Limits.Bytes == 0 {
+func (e entitlementRow) BytesGB() string { return gigabytes(e.Limits.Bytes) }
+
+// gigabytes writes a byte count in gigabytes for a form's field, which
+// scales it back (data-scale); "" for 0, which is no limit.
+func gigabytes(n int64) string {
+	if n == 0 {
 		return ""
 	}
-	return strconv.FormatFloat(float64(e.Limits.Bytes)/1e9, 'f', -1, 64)
+	return strconv.FormatFloat(float64(n)/1e9, 'f', -1, 64)
 }
 
 // Period is the period of the limits, as the form's select names it.
@@ -238,6 +242,7 @@ type consoleOrgPage struct {
 	// Invitations are the organization's pending invitations; an admin
 	// withdraws them.
 	Invitations []invitationAnswer
+	Quota       quotaView
 }
 
 // consoleOrganizationPage shows one organization: its details, members
@@ -271,6 +276,9 @@ func (s *Server) consoleOrganizationPage(w http.ResponseWriter, r *http.Request,
 	}
 	slices.SortFunc(body.Members, func(a, b memberRow) int { return cmp.Compare(a.User.Email, b.User.Email) })
 	if body.Invitations, err = s.pendingInvitations(ctx, org.ID); err != nil {
+		return err
+	}
+	if body.Quota, err = s.quotaView(ctx, org.ID, body.CanAdmin); err != nil {
 		return err
 	}
 

@@ -159,6 +159,7 @@ var matrix = map[string]matrixRow{
 	"GET /console/analytics":                               {tokens: "AFFFAAA"},
 	"GET /org":                                             {tokens: "AFAFFFF"},
 	"GET /org/downloads":                                   {tokens: "AFAFFFF"},
+	"GET /org/webhooks":                                    {tokens: "AFAFFFF"},
 	"GET /assets/{name}":                                   {tokens: "AAAAAAA"},
 	"GET /console":                                         {tokens: "AFFFAAA"},
 	"GET /console/products/{product}":                      {tokens: "AFFFAAA"},
@@ -202,6 +203,7 @@ var matrix = map[string]matrixRow{
 	"GET /console/licenses":            {tokens: "AFFFAAA"},
 	"GET /console/edges":               {tokens: "AFFFAAA"},
 	"GET /console/audit":               {tokens: "AFFFAAA"},
+	"GET /console/webhooks":            {tokens: "AFFFFFA"},
 	"GET /cli/authorize":               {tokens: "AFFFFFF", sessions: "AAAAAAA"},
 }
 

@@ -26,16 +26,17 @@ type memberView struct {
 }
 
 type orgPage struct {
-	Org      *freight.Organization
-	Members  []memberView
-	Tokens   []*freight.Token
-	Expiries []expiryOption
+	Org     *freight.Organization
+	Members []memberView
+	Tokens  tokenSection
 	// Invitations are the organization's pending invitations.
 	Invitations []invitationAnswer
+	Quota       quotaView
 }
 
 // orgPage shows an organization's members (roles, removal, invitations,
-// pending ones with their withdrawal) and its service-account tokens.
+// pending ones with their withdrawal), its service-account tokens and its
+// download quota.
 func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, p freight.Principal) error {
 	ctx := r.Context()
 	o, err := s.store.Organization(ctx, p.OrgID)
@@ -49,26 +50,18 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, p freight.Princ
 	if body.Invitations, err = s.pendingInvitations(ctx, o.ID); err != nil {
 		return err
 	}
-	now := s.now()
-	f := freight.TokenFilter{OrgID: o.ID, Page: freight.Page{Limit: freight.MaxPageSize}}
-	for {
-		ts, next, err := s.store.Tokens(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, t := range ts {
-			// Personal tokens of members are theirs to manage.
-			if t.UserID == "" && t.Active(now) {
-				body.Tokens = append(body.Tokens, t)
-			}
-		}
-		if next == "" {
-			break
-		}
-		f.After = next
+	body.Tokens = tokenSection{API: "/api/v1/organizations/" + o.ID + "/tokens", Key: "svc", Done: "/org#tokens",
+		Empty: "Your organization has no service-account tokens.", Expiries: tokenExpiries(s.now())}
+	ts, err := s.activeTokens(ctx, freight.TokenFilter{OrgID: o.ID})
+	if err != nil {
+		return err
 	}
-	slices.SortStableFunc(body.Tokens, func(a, b *freight.Token) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	body.Expiries = tokenExpiries(now)
+	// Personal tokens of members are theirs to manage.
+	body.Tokens.Tokens = slices.DeleteFunc(ts, func(t *freight.Token) bool { return t.UserID != "" })
+	slices.SortStableFunc(body.Tokens.Tokens, func(a, b *freight.Token) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	if body.Quota, err = s.quotaView(ctx, o.ID, false); err != nil {
+		return err
+	}
 	return s.render(w, r, p, "org", o.Name, "org", body)
 }
 

@@ -2,11 +2,11 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -321,8 +321,7 @@ type accountPage struct {
 	MFAEnabled         bool
 	EnrollmentRequired bool
 	Sessions           []sessionView
-	Tokens             []*freight.Token
-	Expiries           []expiryOption
+	Tokens             tokenSection
 }
 
 // accountPage shows the person's account: password, second factor,
@@ -352,32 +351,36 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, p freight.P
 		}
 		body.Sessions = append(body.Sessions, sessionView{sess, sess.ID == p.SessionID, browserName(sess.UserAgent)})
 	}
-	f := freight.TokenFilter{UserID: u.ID, Page: freight.Page{Limit: freight.MaxPageSize}}
-	for {
-		ts, next, err := s.store.Tokens(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, t := range ts {
-			if t.Active(now) {
-				body.Tokens = append(body.Tokens, t)
-			}
-		}
-		if next == "" {
-			break
-		}
-		f.After = next
-	}
-	for _, e := range []struct {
-		label   string
-		days    int
-		initial bool
-	}{{"in 30 days", 30, false}, {"in 90 days", 90, true}, {"in a year", 365, false}} {
-		at := now.Add(time.Duration(e.days) * 24 * time.Hour).UTC()
-		body.Expiries = append(body.Expiries, expiryOption{Label: e.label + " (" + at.Format("2 Jan 2006") + ")",
-			Value: at.Format(time.RFC3339), Default: e.initial})
+	body.Tokens = tokenSection{API: "/api/v1/account/tokens", Key: "tok", Personal: true, Done: "/account",
+		Empty: "You have no tokens.", Expiries: tokenExpiries(now)}
+	if body.Tokens.Tokens, err = s.activeTokens(ctx, freight.TokenFilter{UserID: u.ID}); err != nil {
+		return err
 	}
 	return s.render(w, r, p, "account", "Your account", "account", body)
+}
+
+// tokenSection is what the shared "tokens" template shows: a list of
+// tokens, each with its Revoke button, and the form that makes one.
+type tokenSection struct {
+	Tokens   []*freight.Token
+	Expiries []expiryOption
+	// API is the route that lists and makes the tokens; API/{id} revokes
+	// one. Key is the prefix of the form's field ids, Done where the
+	// page goes once the new secret is copied, Empty what an empty list
+	// says. Personal marks a person's own tokens, each with its role.
+	API, Key, Done, Empty string
+	Personal              bool
+}
+
+// activeTokens reads the tokens of a filter that are still usable, in the
+// store's order.
+func (s *Server) activeTokens(ctx context.Context, f freight.TokenFilter) ([]*freight.Token, error) {
+	ts, err := collect(func(pg freight.Page) ([]*freight.Token, string, error) {
+		f.Page = pg
+		return s.store.Tokens(ctx, f)
+	})
+	now := s.now()
+	return slices.DeleteFunc(ts, func(t *freight.Token) bool { return !t.Active(now) }), err
 }
 
 // browserName names a browser and system from a User-Agent for people

@@ -40,25 +40,35 @@ func (s *Server) getOrgUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := s.store.OrgQuota(ctx, o.ID)
+	ans, err := s.orgUsage(ctx, o.ID)
 	if err != nil {
 		return err
 	}
-	ans := orgUsage{OrgID: o.ID, Quota: q}
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// orgUsage reads an organization's caps and its usage of the current day
+// and month, for the API and the console's pages alike.
+func (s *Server) orgUsage(ctx context.Context, orgID string) (orgUsage, error) {
+	q, err := s.store.OrgQuota(ctx, orgID)
+	if err != nil {
+		return orgUsage{}, err
+	}
+	ans := orgUsage{OrgID: orgID, Quota: q}
 	now := s.now()
 	for _, p := range []struct {
 		period freight.LimitPeriod
 		w      *quotaWindow
 	}{{freight.LimitDay, &ans.Day}, {freight.LimitMonth, &ans.Month}} {
 		start := freight.LimitWindowStart(p.period, now)
-		u, err := s.store.OrgUsage(ctx, o.ID, p.period, start)
+		u, err := s.store.OrgUsage(ctx, orgID, p.period, start)
 		if err != nil {
-			return err
+			return orgUsage{}, err
 		}
 		*p.w = quotaWindow{Start: start, ResetsAt: freight.LimitWindowEnd(p.period, now), Downloads: u.Downloads, Bytes: u.Bytes}
 	}
-	writeJSON(w, http.StatusOK, ans)
-	return nil
+	return ans, nil
 }
 
 func (s *Server) putOrgQuota(w http.ResponseWriter, r *http.Request) error {
@@ -132,4 +142,41 @@ func capsText(c freight.Usage) string {
 		return fmt.Sprintf("%d downloads", c.Downloads)
 	}
 	return fmt.Sprintf("%d bytes", c.Bytes)
+}
+
+// quotaView is an organization's quota as its pages show it: on the
+// console's page of the organization, where an admin changes the caps
+// (CanEdit), and read-only on the organization's own page.
+type quotaView struct {
+	orgUsage
+	CanEdit bool
+}
+
+// quotaWindowView is one window of a quotaView: its caps, what is used of
+// them and when it resets. Key names the window's fields in the API
+// (daily_…, monthly_…).
+type quotaWindowView struct {
+	Name, Key, Unit string
+	Caps            freight.Usage
+	Used            quotaWindow
+}
+
+// CapGB is the byte cap in gigabytes, as the form asks for it; "" for
+// none.
+func (w quotaWindowView) CapGB() string { return gigabytes(w.Caps.Bytes) }
+
+// Windows are the day and the month, in that order.
+func (q quotaView) Windows() []quotaWindowView {
+	return []quotaWindowView{
+		{Name: "Today (UTC)", Key: "daily", Unit: "day", Caps: q.Quota.Caps(freight.LimitDay), Used: q.Day},
+		{Name: "This month (UTC)", Key: "monthly", Unit: "month", Caps: q.Quota.Caps(freight.LimitMonth), Used: q.Month},
+	}
+}
+
+// Capped reports whether any cap is set.
+func (q quotaView) Capped() bool { return q.Quota != freight.Quota{} }
+
+func (s *Server) quotaView(ctx context.Context, orgID string, canEdit bool) (quotaView, error) {
+	u, err := s.orgUsage(ctx, orgID)
+	return quotaView{orgUsage: u, CanEdit: canEdit}, err
 }

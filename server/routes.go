@@ -232,6 +232,7 @@ func (s *Server) routes() http.Handler {
 	page("GET /console/analytics", permRead, "see download figures", s.analyticsPage)
 	page("GET /org", permOrgAdmin, "manage your organization", s.orgPage)
 	page("GET /org/downloads", permOrgAdmin, "see your organization's downloads", s.orgDownloadsPage)
+	page("GET /org/webhooks", permOrgAdmin, "manage your organization's webhooks", s.orgWebhooksPage)
 	page("GET /console", permRead, "use the vendor console", s.consolePage)
 	page("GET /console/products/{product}", permRead, "use the vendor console", s.consoleProductPage)
 	page("GET /console/releases/{release}", permRead, "use the vendor console", s.consoleReleasePage)
@@ -242,6 +243,8 @@ func (s *Server) routes() http.Handler {
 	page("GET /console/licenses", permRead, "use the vendor console", s.consoleLicensesPage)
 	page("GET /console/edges", permRead, "use the vendor console", s.consoleEdgesPage)
 	page("GET /console/audit", permRead, "use the vendor console", s.consoleAuditPage)
+	// As the API, which lets only admins read the vendor's webhooks.
+	page("GET /console/webhooks", permAdmin, "manage the vendor's webhooks", s.consoleWebhooksPage)
 	s.routeList = append(s.routeList, Route{Pattern: "GET /assets/{name}", Permission: permPublic.String(), Page: true})
 	mux.HandleFunc("GET /assets/{name}", s.ui.ServeAsset)
 

@@ -21,7 +21,7 @@ func TestNew(t *testing.T) {
 	want := []string{"accept-invitation", "account", "admin-audit", "admin-edges", "admin-licenses", "admin-organization",
 		"admin-organizations", "admin-users", "analytics", "catalog", "cli-authorize", "console", "console-product",
 		"console-release", "error", "forgot-password", "licenses", "org", "org-downloads", "product", "reset-password",
-		"sign-in", "sign-in-mfa", "verify-email"}
+		"sign-in", "sign-in-mfa", "verify-email", "webhooks"}
 	if got := u.Pages(); !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
 	}

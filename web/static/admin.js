@@ -1,9 +1,10 @@
 // The vendor console's forms: organizations, members, entitlements,
-// users, licenses and edges. The pages are rendered on the server; this
-// script sends their forms to the JSON API with typed values (lists,
-// numbers, dates, nested fields), previews draft entitlements, and shows
-// an edge's credential the one time the API answers it. It uses app.js's
-// api() so that errors read the same everywhere.
+// quotas, users, licenses, edges and webhooks (an organization's webhooks
+// page loads it too). The pages are rendered on the server; this script
+// sends their forms to the JSON API with typed values (lists, numbers,
+// dates, nested fields), previews draft entitlements, and shows an edge's
+// credential or a webhook's secret the one time the API answers it. It
+// uses app.js's api() so that errors read the same everywhere.
 "use strict";
 
 (function () {
@@ -177,15 +178,17 @@
         F.addInvitation(data);
       }
     },
-    // edge shows the new edge's credential: the API answers it this once
-    // and keeps only its hash, so the page never has it again.
-    edge: function (form, data) {
-      var scope = form.closest("section") || document;
-      var box = scope.querySelector(".edge-secret");
+    // secret shows a secret the API answers this once and keeps only
+    // hashed or sealed (an edge's credential, a webhook's signing
+    // secret), so the page never has it again: in the box of the form's
+    // list item or section, data-field naming the answer's field.
+    secret: function (form, data) {
+      var scope = form.closest("li, section") || document;
+      var box = scope.querySelector(".secret-once");
       if (!box) {
         return;
       }
-      box.querySelector("code.credential").textContent = data.credential;
+      box.querySelector("code.credential").textContent = data[form.dataset.field || "secret"];
       form.hidden = true;
       box.hidden = false;
       box.focus();
