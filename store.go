@@ -203,8 +203,10 @@ type Store interface {
 	// callers racing on one grant, on any replica, exactly one does, once
 	// the downloads recorded complete it. Call it in the transaction that
 	// records a download of the grant, after recording it, so that what
-	// the completion causes commits with it. ENOTFOUND if the grant does
-	// not exist.
+	// the completion causes commits with it. Its cost does not grow with
+	// the downloads the grant has: the store keeps their totals as
+	// CreateDownload and FinishDownload record them. ENOTFOUND if the
+	// grant does not exist.
 	CompleteGrant(ctx context.Context, id string, at time.Time) (bool, error)
 
 	// Downloads: CreateDownload records a request as it starts;
