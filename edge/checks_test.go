@@ -261,6 +261,51 @@ func TestPrefetchOnPublish(t *testing.T) {
 	}
 }
 
+// TestPrefetchEvicted: a prefetched blob that the edge's cache evicts
+// for a customer's download is pending again on the portal, which asks
+// the edge for it again; once fetched again, it is done again.
+func TestPrefetchEvicted(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := p.artifact("a.bin", 2<<20, 21)
+	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond; c.CacheSize = 4 << 20 })
+	p.call("POST", "/api/v1/releases/"+p.release.ID+"/publish", p.adminToken(), http.StatusOK)
+	p.server.Wait()
+	counts := func() freight.EdgePrefetchCounts {
+		c, err := p.store.EdgePrefetchCounts(ctx, []string{p.edgeID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c[p.edgeID]
+	}
+	waitFor(t, "the prefetch to be done", func() bool { return counts() == freight.EdgePrefetchCounts{Done: 1} })
+
+	// A file of no prefetched release, downloaded by a customer, needs
+	// a's room. Meanwhile the portal refuses a's blob, so that the row
+	// stays pending for the test to see.
+	p.refuse.Store(a.SHA256)
+	draft := &freight.Release{ProductID: p.product.ID, Version: "2.0.0-rc.1", Channel: freight.ChannelRC}
+	if err := p.store.CreateRelease(ctx, draft); err != nil {
+		t.Fatal(err)
+	}
+	c, cContent := p.artifactIn(draft.ID, "c.bin", 3<<20, 22)
+	if code, body, _ := get(t, n.url+"/d/"+p.grantOf(c)+"/"+c.Filename, ""); code != 200 || sha(body) != sha(cContent) {
+		t.Fatalf("downloading c: %d", code)
+	}
+	waitFor(t, "the evicted prefetch to be pending", func() bool {
+		return counts() == freight.EdgePrefetchCounts{Pending: 1, PendingBytes: a.Size}
+	})
+	before := p.blobBytes.Load()
+	p.refuse.Store("")
+	waitFor(t, "the prefetch to be done again", func() bool { return counts() == freight.EdgePrefetchCounts{Done: 1} })
+	if got := p.blobBytes.Load() - before; got != a.Size {
+		t.Errorf("the edge fetched %d bytes from the portal after the eviction, want a's %d", got, a.Size)
+	}
+}
+
 // TestBlobFetchNeedsProof checks that an edge credential alone does not
 // open a blob: the fetch needs a grant for it or a prefetch asked of this
 // edge.

@@ -52,6 +52,7 @@ type portal struct {
 	corrupt      atomic.Bool  // flip a byte in blob answers
 	slow         atomic.Int64 // > 0: pause this many microseconds per 64 KiB of blob answers
 	ahead        atomic.Int64 // the portal's clock runs this many nanoseconds ahead
+	refuse       atomic.Value // string: the digest whose blob requests fail with 503
 }
 
 func newPortal(t testing.TB) *portal {
@@ -92,6 +93,10 @@ func newPortal(t testing.TB) *portal {
 			return
 		}
 		p.blobRequests.Add(1)
+		if d, _ := p.refuse.Load().(string); d != "" && strings.HasSuffix(r.URL.Path, "/"+d) {
+			http.Error(w, "blob refused", http.StatusServiceUnavailable)
+			return
+		}
 		h.ServeHTTP(&instrumented{ResponseWriter: w, p: p, limit: p.dieAfter.Load()}, r)
 	}))
 	t.Cleanup(p.srv.Close)
@@ -188,8 +193,14 @@ func (w *instrumented) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // artifact stores a blob of size random bytes as an available artifact
-// and returns it with its content.
+// of the portal's release and returns it with its content.
 func (p *portal) artifact(name string, size int, seed uint64) (*freight.Artifact, []byte) {
+	p.t.Helper()
+	return p.artifactIn(p.release.ID, name, size, seed)
+}
+
+// artifactIn is artifact in another release.
+func (p *portal) artifactIn(releaseID, name string, size int, seed uint64) (*freight.Artifact, []byte) {
 	p.t.Helper()
 	content := make([]byte, size)
 	rng := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 1})
@@ -200,7 +211,7 @@ func (p *portal) artifact(name string, size int, seed uint64) (*freight.Artifact
 	if err := p.blobs.Put(ctx, digest, int64(size), bytes.NewReader(content)); err != nil {
 		p.t.Fatal(err)
 	}
-	a := &freight.Artifact{ReleaseID: p.release.ID, Filename: name, Platform: "linux", Arch: "x86_64",
+	a := &freight.Artifact{ReleaseID: releaseID, Filename: name, Platform: "linux", Arch: "x86_64",
 		Size: int64(size), SHA256: digest, State: freight.ArtifactAvailable}
 	if err := p.store.CreateArtifact(ctx, a); err != nil {
 		p.t.Fatal(err)
