@@ -151,6 +151,53 @@ func TestEventSpool(t *testing.T) {
 	_ = n2
 }
 
+// TestEventsCutOff stops an edge while it posts its download events,
+// then has the portal record a batch whose answer never reaches the edge:
+// a client that went away is no error of the portal's, and the edge sends
+// what was not acknowledged again, each download recorded once.
+func TestEventsCutOff(t *testing.T) {
+	p := newPortal(t)
+	a, _ := p.artifact("e.bin", 256<<10, 23)
+	dir := t.TempDir()
+	fast := func(c *edge.Config) { c.EventFlush = 20 * time.Millisecond }
+	p.stallEvents.Store(true)
+	n := startEdge(t, p, dir, fast)
+	for range 3 {
+		if code, _, _ := get(t, n.url+"/d/"+p.grantOf(a)+"/"+a.Filename, ""); code != 200 {
+			t.Fatal("download failed")
+		}
+	}
+	waitFor(t, "a batch of events to be posted", func() bool { return p.eventPosts.Load() > 0 })
+	n.stop()
+	waitFor(t, "the portal to handle the batch whose client went away", func() bool { return p.stalled.Load() > 0 })
+	if logs := p.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("the portal logged an error for a client that went away:\n%s", logs)
+	}
+
+	// The portal records the batch, but the answer is lost.
+	p.stallEvents.Store(false)
+	p.cutEvents.Store(true)
+	n = startEdge(t, p, dir, fast)
+	waitFor(t, "the spooled events to be recorded", func() bool { return countDownloads(t, p) == 3 })
+	p.cutEvents.Store(false)
+	waitFor(t, "the events to be sent again and answered", func() bool { return p.answered.Load() > 0 })
+	time.Sleep(100 * time.Millisecond) // the edge deletes what the answer acknowledged
+	n.stop()
+	if got := countDownloads(t, p); got != 3 {
+		t.Errorf("downloads recorded = %d, want 3 (no duplicates)", got)
+	}
+	// Acknowledged, they are sent no more.
+	posts := p.eventPosts.Load()
+	startEdge(t, p, dir, fast)
+	time.Sleep(200 * time.Millisecond)
+	if got := p.eventPosts.Load() - posts; got != 0 {
+		t.Errorf("a restarted edge posted %d batches of events, want none: its spool should be empty", got)
+	}
+	if logs := p.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("the portal logged an error:\n%s", logs)
+	}
+}
+
 // TestDownloadedEventOnce: a download in segments through an edge is one
 // download to the vendor's webhook. The edge reports each range it
 // served; the portal sends artifact.downloaded once, when the reports
