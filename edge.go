@@ -128,23 +128,28 @@ type EdgeFilter struct {
 	Page
 }
 
-// MaxEdgeCached bounds EdgeHeartbeat.Cached: an edge reports at most this
-// many blobs per heartbeat, and the rest at the next one.
+// MaxEdgeCached bounds EdgeHeartbeat.Cached and EdgeHeartbeat.Evicted
+// each: an edge reports at most this many blobs per heartbeat in each, and
+// the rest at the next one.
 const MaxEdgeCached = 1000
 
 // EdgeHeartbeat is what an edge reports about itself, periodically.
 // Cached names blobs the portal asked it to prefetch that are now
-// complete in its cache, by SHA-256; the portal marks those done.
+// complete in its cache, by SHA-256; the portal marks those done. Evicted
+// names blobs its cache dropped (to make room) since its last heartbeat
+// was answered and does not hold now; the portal sets those of its done
+// rows back to pending, and the answer asks for them again.
 type EdgeHeartbeat struct {
 	Region    string    `json:"region"`
 	PublicURL string    `json:"public_url"`
 	Stats     EdgeStats `json:"stats"`
 	Cached    []string  `json:"cached,omitempty"`
+	Evicted   []string  `json:"evicted,omitempty"`
 }
 
 // Validate checks a heartbeat, which comes from a machine the vendor may
 // not control: the region, the public URL, the figures, and at most
-// MaxEdgeCached well-formed digests in Cached.
+// MaxEdgeCached well-formed digests in Cached and in Evicted each.
 func (h *EdgeHeartbeat) Validate() error {
 	if err := ValidateRegion("region", h.Region, true); err != nil {
 		return err
@@ -155,12 +160,17 @@ func (h *EdgeHeartbeat) Validate() error {
 	if err := h.Stats.Validate(); err != nil {
 		return err
 	}
-	if len(h.Cached) > MaxEdgeCached {
-		return FieldError("cached", "must name at most %d blobs; send the rest with the next heartbeat", MaxEdgeCached)
-	}
-	for _, d := range h.Cached {
-		if !ValidDigest(d) {
-			return FieldError("cached", "must hold SHA-256 digests in lower-case hexadecimal")
+	for _, l := range []struct {
+		field   string
+		digests []string
+	}{{"cached", h.Cached}, {"evicted", h.Evicted}} {
+		if len(l.digests) > MaxEdgeCached {
+			return FieldError(l.field, "must name at most %d blobs; send the rest with the next heartbeat", MaxEdgeCached)
+		}
+		for _, d := range l.digests {
+			if !ValidDigest(d) {
+				return FieldError(l.field, "must hold SHA-256 digests in lower-case hexadecimal")
+			}
 		}
 	}
 	return nil
@@ -179,7 +189,8 @@ type EdgeHeartbeatAnswer struct {
 // (Store.ReconcileEdgePrefetch) runs when such a release is published or
 // yanked, when a product's PrefetchEdges changes and when an edge is
 // registered. The edge finds its pending rows in its heartbeat answers
-// and reports each blob once cached, which sets DoneAt. An edge may fetch
+// and reports each blob once cached, which sets DoneAt, and reports it
+// again if its cache evicts it, which makes the row pending again. An edge may fetch
 // from the portal, without the grant of a download, only the blobs of its
 // own rows.
 type EdgePrefetch struct {

@@ -203,8 +203,10 @@ type Store interface {
 	// callers racing on one grant, on any replica, exactly one does, once
 	// the downloads recorded complete it. Call it in the transaction that
 	// records a download of the grant, after recording it, so that what
-	// the completion causes commits with it. ENOTFOUND if the grant does
-	// not exist.
+	// the completion causes commits with it. Its cost does not grow with
+	// the downloads the grant has: the store keeps their totals as
+	// CreateDownload and FinishDownload record them. ENOTFOUND if the
+	// grant does not exist.
 	CompleteGrant(ctx context.Context, id string, at time.Time) (bool, error)
 
 	// Downloads: CreateDownload records a request as it starts;
@@ -270,7 +272,11 @@ type Store interface {
 	// returns one edge's row for a digest, pending or done (ENOTFOUND
 	// when there is none). MarkEdgePrefetched sets DoneAt to at on the
 	// edge's pending rows of the digests, ignoring digests it has no
-	// pending row for, and returns how many it marked. EdgePrefetchCounts
+	// pending row for, and returns how many it marked. MarkEdgeEvicted
+	// sets DoneAt back to nil on the edge's done rows of the digests (its
+	// cache dropped them), ignoring digests it has no done row for, and
+	// returns how many it changed: the rows are pending again, and the
+	// edge is asked for them again. EdgePrefetchCounts
 	// sums up the rows of each edge named (an edge without rows, or one
 	// that does not exist, counts zero). Deleting an edge deletes its
 	// rows.
@@ -278,6 +284,7 @@ type Store interface {
 	EdgePrefetches(ctx context.Context, f EdgePrefetchFilter) ([]*EdgePrefetch, error)
 	EdgePrefetch(ctx context.Context, edgeID, digest string) (*EdgePrefetch, error)
 	MarkEdgePrefetched(ctx context.Context, edgeID string, digests []string, at time.Time) (int, error)
+	MarkEdgeEvicted(ctx context.Context, edgeID string, digests []string) (int, error)
 	EdgePrefetchCounts(ctx context.Context, edgeIDs []string) (map[string]EdgePrefetchCounts, error)
 
 	// Webhooks. CreateWebhook stores an endpoint with its signing secret

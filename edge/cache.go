@@ -30,6 +30,10 @@ type cache struct {
 	entries map[string]*entry
 	used    int64 // bytes reserved: complete sizes, and whole sizes of partials
 	clock   int64 // orders uses for LRU
+	// dropped holds the complete blobs removed (evicted, or gone from the
+	// disk) that the portal has not been told of: it may count them among
+	// the prefetches the edge holds.
+	dropped map[string]struct{}
 }
 
 // entry is one blob of the cache. Guarded by cache.mu.
@@ -51,7 +55,7 @@ func (c *cache) partialPath(digest string, size int64) string {
 // openCache scans dir and rebuilds the index. Files that are neither a
 // blob nor a partial blob (temporary files of a crash) are removed.
 func openCache(dir string, limit int64) (*cache, error) {
-	c := &cache{dir: dir, limit: limit, entries: map[string]*entry{}}
+	c := &cache{dir: dir, limit: limit, entries: map[string]*entry{}, dropped: map[string]struct{}{}}
 	for _, sub := range []string{"blobs", "partial"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return nil, err
@@ -183,6 +187,7 @@ func (c *cache) removeLocked(e *entry) {
 	c.used -= e.size
 	if e.complete {
 		os.Remove(c.blobPath(e.digest))
+		c.dropped[e.digest] = struct{}{}
 	} else {
 		os.Remove(c.partialPath(e.digest, e.size))
 		os.Remove(progressPath(c.partialPath(e.digest, e.size)))
@@ -214,6 +219,33 @@ func (c *cache) complete(digests []string) []string {
 		}
 	}
 	return out
+}
+
+// evicted returns up to n of the complete blobs removed since forget was
+// last told of them, sorted, leaving out those complete again.
+func (c *cache) evicted(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for d := range c.dropped {
+		if e := c.entries[d]; e != nil && e.complete {
+			delete(c.dropped, d)
+			continue
+		}
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out[:min(len(out), n)]
+}
+
+// forget drops digests that evicted returned once the portal has been
+// told of them.
+func (c *cache) forget(digests []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range digests {
+		delete(c.dropped, d)
+	}
 }
 
 // stats returns the bytes reserved and the number of blobs.

@@ -151,6 +151,53 @@ func TestEventSpool(t *testing.T) {
 	_ = n2
 }
 
+// TestEventsCutOff stops an edge while it posts its download events,
+// then has the portal record a batch whose answer never reaches the edge:
+// a client that went away is no error of the portal's, and the edge sends
+// what was not acknowledged again, each download recorded once.
+func TestEventsCutOff(t *testing.T) {
+	p := newPortal(t)
+	a, _ := p.artifact("e.bin", 256<<10, 23)
+	dir := t.TempDir()
+	fast := func(c *edge.Config) { c.EventFlush = 20 * time.Millisecond }
+	p.stallEvents.Store(true)
+	n := startEdge(t, p, dir, fast)
+	for range 3 {
+		if code, _, _ := get(t, n.url+"/d/"+p.grantOf(a)+"/"+a.Filename, ""); code != 200 {
+			t.Fatal("download failed")
+		}
+	}
+	waitFor(t, "a batch of events to be posted", func() bool { return p.eventPosts.Load() > 0 })
+	n.stop()
+	waitFor(t, "the portal to handle the batch whose client went away", func() bool { return p.stalled.Load() > 0 })
+	if logs := p.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("the portal logged an error for a client that went away:\n%s", logs)
+	}
+
+	// The portal records the batch, but the answer is lost.
+	p.stallEvents.Store(false)
+	p.cutEvents.Store(true)
+	n = startEdge(t, p, dir, fast)
+	waitFor(t, "the spooled events to be recorded", func() bool { return countDownloads(t, p) == 3 })
+	p.cutEvents.Store(false)
+	waitFor(t, "the events to be sent again and answered", func() bool { return p.answered.Load() > 0 })
+	time.Sleep(100 * time.Millisecond) // the edge deletes what the answer acknowledged
+	n.stop()
+	if got := countDownloads(t, p); got != 3 {
+		t.Errorf("downloads recorded = %d, want 3 (no duplicates)", got)
+	}
+	// Acknowledged, they are sent no more.
+	posts := p.eventPosts.Load()
+	startEdge(t, p, dir, fast)
+	time.Sleep(200 * time.Millisecond)
+	if got := p.eventPosts.Load() - posts; got != 0 {
+		t.Errorf("a restarted edge posted %d batches of events, want none: its spool should be empty", got)
+	}
+	if logs := p.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("the portal logged an error:\n%s", logs)
+	}
+}
+
 // TestDownloadedEventOnce: a download in segments through an edge is one
 // download to the vendor's webhook. The edge reports each range it
 // served; the portal sends artifact.downloaded once, when the reports
@@ -258,6 +305,51 @@ func TestPrefetchOnPublish(t *testing.T) {
 	})
 	if c, err := p.store.EdgePrefetchCounts(ctx, []string{p.edgeID}); err != nil || c[p.edgeID] != (freight.EdgePrefetchCounts{Done: 1}) {
 		t.Errorf("prefetch counts: %+v, %v; want one done", c, err)
+	}
+}
+
+// TestPrefetchEvicted: a prefetched blob that the edge's cache evicts
+// for a customer's download is pending again on the portal, which asks
+// the edge for it again; once fetched again, it is done again.
+func TestPrefetchEvicted(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := p.artifact("a.bin", 2<<20, 21)
+	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond; c.CacheSize = 4 << 20 })
+	p.call("POST", "/api/v1/releases/"+p.release.ID+"/publish", p.adminToken(), http.StatusOK)
+	p.server.Wait()
+	counts := func() freight.EdgePrefetchCounts {
+		c, err := p.store.EdgePrefetchCounts(ctx, []string{p.edgeID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c[p.edgeID]
+	}
+	waitFor(t, "the prefetch to be done", func() bool { return counts() == freight.EdgePrefetchCounts{Done: 1} })
+
+	// A file of no prefetched release, downloaded by a customer, needs
+	// a's room. Meanwhile the portal refuses a's blob, so that the row
+	// stays pending for the test to see.
+	p.refuse.Store(a.SHA256)
+	draft := &freight.Release{ProductID: p.product.ID, Version: "2.0.0-rc.1", Channel: freight.ChannelRC}
+	if err := p.store.CreateRelease(ctx, draft); err != nil {
+		t.Fatal(err)
+	}
+	c, cContent := p.artifactIn(draft.ID, "c.bin", 3<<20, 22)
+	if code, body, _ := get(t, n.url+"/d/"+p.grantOf(c)+"/"+c.Filename, ""); code != 200 || sha(body) != sha(cContent) {
+		t.Fatalf("downloading c: %d", code)
+	}
+	waitFor(t, "the evicted prefetch to be pending", func() bool {
+		return counts() == freight.EdgePrefetchCounts{Pending: 1, PendingBytes: a.Size}
+	})
+	before := p.blobBytes.Load()
+	p.refuse.Store("")
+	waitFor(t, "the prefetch to be done again", func() bool { return counts() == freight.EdgePrefetchCounts{Done: 1} })
+	if got := p.blobBytes.Load() - before; got != a.Size {
+		t.Errorf("the edge fetched %d bytes from the portal after the eviction, want a's %d", got, a.Size)
 	}
 }
 

@@ -19,10 +19,10 @@
 // big for the whole cache is passed through, by ranged origin reads.
 //
 // The edge reports itself to the portal with heartbeats (region, public
-// URL, figures, and which of the blobs it was asked to prefetch it now
-// holds), whose answers name the blobs to prefetch, and sends the
-// downloads it served in batches, spooled on disk until the portal
-// acknowledges them.
+// URL, figures, which of the blobs it was asked to prefetch it now holds,
+// and which blobs its cache dropped), whose answers name the blobs to
+// prefetch, and sends the downloads it served in batches, spooled on disk
+// until the portal acknowledges them.
 package edge
 
 import (
@@ -306,8 +306,8 @@ func (e *Edge) Stats() freight.EdgeStats {
 }
 
 // heartbeat reports the edge to the portal, with the blobs the portal
-// asked for that are now in the cache, and queues the prefetches it
-// answers.
+// asked for that are now in the cache and the blobs the cache dropped,
+// and queues the prefetches it answers.
 func (e *Edge) heartbeat(ctx context.Context) {
 	e.beating.Lock()
 	defer e.beating.Unlock()
@@ -319,7 +319,7 @@ func (e *Edge) heartbeat(ctx context.Context) {
 	}
 	var ans freight.EdgeHeartbeatAnswer
 	hb := freight.EdgeHeartbeat{Region: e.cfg.Region, PublicURL: e.cfg.PublicURL, Stats: e.Stats(),
-		Cached: e.cache.complete(e.asked)}
+		Cached: e.cache.complete(e.asked), Evicted: e.cache.evicted(freight.MaxEdgeCached)}
 	// The rest waits for the next heartbeat; the answer asks for them
 	// again meanwhile.
 	hb.Cached = hb.Cached[:min(len(hb.Cached), freight.MaxEdgeCached)]
@@ -329,6 +329,9 @@ func (e *Edge) heartbeat(ctx context.Context) {
 		}
 		return
 	}
+	// Evictions are reported until a heartbeat is answered; those after
+	// the report, and the rest beyond the bound, go with the next one.
+	e.cache.forget(hb.Evicted)
 	// What the portal no longer lists is done, or no longer wanted:
 	// either way, nothing to report.
 	e.asked = e.asked[:0]

@@ -52,12 +52,54 @@ type portal struct {
 	corrupt      atomic.Bool  // flip a byte in blob answers
 	slow         atomic.Int64 // > 0: pause this many microseconds per 64 KiB of blob answers
 	ahead        atomic.Int64 // the portal's clock runs this many nanoseconds ahead
+	refuse       atomic.Value // string: the digest whose blob requests fail with 503
+	// stallEvents holds each batch of download events, its body read,
+	// until its client goes away, and then lets the portal handle it.
+	stallEvents atomic.Bool
+	// cutEvents lets the portal record each batch of download events and
+	// drops the connection instead of its answer.
+	cutEvents  atomic.Bool
+	eventPosts atomic.Int64 // batches of download events posted
+	answered   atomic.Int64 // batches of download events answered in full
+	stalled    atomic.Int64 // stalled batches the portal has handled
+	logs       lockedBuffer // the portal's log
 }
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// discardAnswer is a ResponseWriter whose answer goes nowhere.
+type discardAnswer struct{ h http.Header }
+
+func (d *discardAnswer) Header() http.Header {
+	if d.h == nil {
+		d.h = http.Header{}
+	}
+	return d.h
+}
+func (d *discardAnswer) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardAnswer) WriteHeader(int)             {}
 
 func newPortal(t testing.TB) *portal {
 	t.Helper()
 	ctx := context.Background()
-	logger := slog.New(server.LogHandler(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	p := &portal{t: t}
+	logger := slog.New(server.LogHandler(slog.NewTextHandler(io.MultiWriter(t.Output(), &p.logs), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	db, err := sqlstore.Open(ctx, testdb.SQLite(t), logger)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +113,7 @@ func newPortal(t testing.TB) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &portal{t: t, store: db, blobs: blobs, logger: logger, keys: signing.NewKeyring(db, freight.KeyGrants, time.Now)}
+	p.store, p.blobs, p.logger, p.keys = db, blobs, logger, signing.NewKeyring(db, freight.KeyGrants, time.Now)
 	// The signing key exists before the portal starts, as after its first
 	// grant: the portal's keyring caches what it loaded for a while.
 	if _, err := p.keys.Current(ctx); err != nil {
@@ -87,11 +129,36 @@ func newPortal(t testing.TB) *portal {
 			http.Error(w, "portal down", http.StatusServiceUnavailable)
 			return
 		}
+		if r.URL.Path == "/api/v1/edge/events" {
+			p.eventPosts.Add(1)
+		}
+		if r.URL.Path == "/api/v1/edge/events" && p.stallEvents.Load() {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			<-r.Context().Done()
+			h.ServeHTTP(w, r)
+			p.stalled.Add(1)
+			return
+		}
+		if r.URL.Path == "/api/v1/edge/events" && p.cutEvents.Load() {
+			h.ServeHTTP(&discardAnswer{}, r)
+			panic(http.ErrAbortHandler)
+		}
 		if !strings.HasPrefix(r.URL.Path, "/api/v1/edge/blobs/") {
 			h.ServeHTTP(w, r)
+			if r.URL.Path == "/api/v1/edge/events" {
+				p.answered.Add(1)
+			}
 			return
 		}
 		p.blobRequests.Add(1)
+		if d, _ := p.refuse.Load().(string); d != "" && strings.HasSuffix(r.URL.Path, "/"+d) {
+			http.Error(w, "blob refused", http.StatusServiceUnavailable)
+			return
+		}
 		h.ServeHTTP(&instrumented{ResponseWriter: w, p: p, limit: p.dieAfter.Load()}, r)
 	}))
 	t.Cleanup(p.srv.Close)
@@ -188,8 +255,14 @@ func (w *instrumented) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // artifact stores a blob of size random bytes as an available artifact
-// and returns it with its content.
+// of the portal's release and returns it with its content.
 func (p *portal) artifact(name string, size int, seed uint64) (*freight.Artifact, []byte) {
+	p.t.Helper()
+	return p.artifactIn(p.release.ID, name, size, seed)
+}
+
+// artifactIn is artifact in another release.
+func (p *portal) artifactIn(releaseID, name string, size int, seed uint64) (*freight.Artifact, []byte) {
 	p.t.Helper()
 	content := make([]byte, size)
 	rng := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 1})
@@ -200,7 +273,7 @@ func (p *portal) artifact(name string, size int, seed uint64) (*freight.Artifact
 	if err := p.blobs.Put(ctx, digest, int64(size), bytes.NewReader(content)); err != nil {
 		p.t.Fatal(err)
 	}
-	a := &freight.Artifact{ReleaseID: p.release.ID, Filename: name, Platform: "linux", Arch: "x86_64",
+	a := &freight.Artifact{ReleaseID: releaseID, Filename: name, Platform: "linux", Arch: "x86_64",
 		Size: int64(size), SHA256: digest, State: freight.ArtifactAvailable}
 	if err := p.store.CreateArtifact(ctx, a); err != nil {
 		p.t.Fatal(err)

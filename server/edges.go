@@ -22,7 +22,7 @@ const (
 	// maxEdgeEvents bounds one batch of download events.
 	maxEdgeEvents = 1000
 	// maxHeartbeatBody bounds a heartbeat: room for the figures and
-	// freight.MaxEdgeCached digests, whatever --max-body says.
+	// freight.MaxEdgeCached digests in each list, whatever --max-body says.
 	maxHeartbeatBody = 256 << 10
 )
 
@@ -74,7 +74,8 @@ func (s *Server) edgeAPI(h func(w http.ResponseWriter, r *http.Request, e *freig
 }
 
 // edgeHeartbeat records what an edge says about itself, marks done the
-// prefetches it reports cached, and answers the blobs it still has to
+// prefetches it reports cached and pending those it reports evicted, and
+// answers the blobs it still has to
 // prefetch: the portal never dials into edges, which often sit behind NAT
 // on a customer's network, so the answer is how they learn.
 func (s *Server) edgeHeartbeat(w http.ResponseWriter, r *http.Request, e *freight.Edge) error {
@@ -97,8 +98,12 @@ func (s *Server) edgeHeartbeat(w http.ResponseWriter, r *http.Request, e *freigh
 	}); err != nil {
 		return err
 	}
-	// Only this edge's rows: an edge reports for itself.
+	// Only this edge's rows: an edge reports for itself. What it evicted
+	// is pending again, and in this very answer.
 	if _, err := s.store.MarkEdgePrefetched(ctx, e.ID, in.Cached, now); err != nil {
+		return err
+	}
+	if _, err := s.store.MarkEdgeEvicted(ctx, e.ID, in.Evicted); err != nil {
 		return err
 	}
 	rows, err := s.store.EdgePrefetches(ctx, freight.EdgePrefetchFilter{EdgeID: e.ID, Pending: true,

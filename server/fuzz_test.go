@@ -134,7 +134,13 @@ func FuzzEdgeHeartbeat(f *testing.F) {
 	e.must(http.StatusCreated, "POST", "/api/v1/products", e.token, map[string]any{"slug": "cad", "name": "CAD", "prefetch_edges": true})
 	a, b := e.registerEdge("fra-1"), e.registerEdge("nyc-1")
 	_, art := e.publishFile("cad", "1.0.0", 1)
+	_, held := e.publishFile("cad", "1.0.1", 2)
 	e.srv.Wait()
+	// Edge b holds one of the files: edge a's reports, of either, must
+	// leave b's rows as they are, the one pending and the other done.
+	if n, err := e.store.MarkEdgePrefetched(f.Context(), b.ID, []string{held.SHA256}, e.clock.Now()); err != nil || n != 1 {
+		f.Fatalf("MarkEdgePrefetched(b) = %d, %v", n, err)
+	}
 	for _, seed := range []string{
 		`{"public_url":"https://a.example","cached":["` + art.SHA256 + `"]}`,
 		`{"public_url":"https://a.example","region":"eu-west","stats":{"hits":1},"cached":[]}`,
@@ -143,6 +149,11 @@ func FuzzEdgeHeartbeat(f *testing.F) {
 		`{"public_url":"https://a.example","cached":"` + art.SHA256 + `"}`,
 		`{"public_url":"https://a.example","cached":["` + art.SHA256 + `","` + art.SHA256 + `"]}`,
 		`{"cached":["` + art.SHA256 + `"]}`, `{"public_url":`, `[]`, `null`, "\x00",
+		`{"public_url":"https://a.example","evicted":["` + held.SHA256 + `"]}`,
+		`{"public_url":"https://a.example","cached":["` + held.SHA256 + `"],"evicted":["` + held.SHA256 + `","` + art.SHA256 + `"]}`,
+		`{"public_url":"https://a.example","evicted":["` + strings.ToUpper(held.SHA256) + `"]}`,
+		`{"public_url":"https://a.example","evicted":[""]}`,
+		`{"public_url":"https://a.example","evicted":{}}`,
 	} {
 		f.Add(seed)
 	}
@@ -156,6 +167,10 @@ func FuzzEdgeHeartbeat(f *testing.F) {
 		row, err := e.store.EdgePrefetch(t.Context(), b.ID, art.SHA256)
 		if err != nil || row.DoneAt != nil {
 			t.Fatalf("edge b's row after edge a's heartbeat %q: %+v, %v; want it pending", body, row, err)
+		}
+		row, err = e.store.EdgePrefetch(t.Context(), b.ID, held.SHA256)
+		if err != nil || row.DoneAt == nil {
+			t.Fatalf("edge b's row of the file it holds after edge a's heartbeat %q: %+v, %v; want it done", body, row, err)
 		}
 	})
 }

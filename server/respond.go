@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +50,8 @@ type errorBody struct {
 }
 
 // writeError answers err as JSON. Only internal and unavailable errors are
-// logged with their cause; the caller sees the safe message only.
+// logged with their cause, and as errors only when the client still waits
+// for the answer; the caller sees the safe message only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	WriteError(w, r, s.logger, err)
 }
@@ -59,7 +61,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	code := freight.ErrorCode(err)
 	status := statusOf(code)
-	if status >= 500 {
+	switch {
+	case status >= 500 && r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away (an edge stopped mid-request, a browser
+		// closed): what the request did not finish, it asks again.
+		logger.InfoContext(r.Context(), "request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500:
 		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var body errorBody

@@ -400,9 +400,20 @@ func (s *store) EdgePrefetch(ctx context.Context, edgeID, digest string) (*freig
 }
 
 func (s *store) MarkEdgePrefetched(ctx context.Context, edgeID string, digests []string, at time.Time) (int, error) {
+	return s.markEdgePrefetch(ctx, "cached", `done_at = ?`, []any{at}, `done_at IS NULL`, edgeID, digests)
+}
+
+func (s *store) MarkEdgeEvicted(ctx context.Context, edgeID string, digests []string) (int, error) {
+	return s.markEdgePrefetch(ctx, "evicted", `done_at = NULL`, nil, `done_at IS NOT NULL`, edgeID, digests)
+}
+
+// markEdgePrefetch applies set to the edge's rows of the digests that are
+// in the state cond says, and returns how many it changed. field names
+// the digests in an error.
+func (s *store) markEdgePrefetch(ctx context.Context, field, set string, setArgs []any, cond, edgeID string, digests []string) (int, error) {
 	for _, d := range digests {
 		if !freight.ValidDigest(d) {
-			return 0, freight.FieldError("cached", "must hold SHA-256 digests in lower-case hexadecimal")
+			return 0, freight.FieldError(field, "must hold SHA-256 digests in lower-case hexadecimal")
 		}
 	}
 	ds := slices.Clone(digests)
@@ -410,8 +421,8 @@ func (s *store) MarkEdgePrefetched(ctx context.Context, edgeID string, digests [
 	ds = slices.Compact(ds)
 	marked := 0
 	for chunk := range slices.Chunk(ds, freight.MaxPageSize) {
-		args := append([]any{at, edgeID}, anys(chunk)...)
-		res, err := s.exec(ctx, `UPDATE edge_prefetch SET done_at = ? WHERE edge_id = ? AND done_at IS NULL AND sha256 IN (`+placeholders(len(chunk))+`)`, args...)
+		args := append(append(slices.Clone(setArgs), edgeID), anys(chunk)...)
+		res, err := s.exec(ctx, `UPDATE edge_prefetch SET `+set+` WHERE edge_id = ? AND `+cond+` AND sha256 IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return marked, s.fail(ctx, err, nil)
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode"
@@ -193,15 +194,18 @@ func (s *store) ReserveGrantBytes(ctx context.Context, id string, n int64) (*fre
 	return nil, freight.Errorf(freight.ETOOLARGE, "the download's byte budget is used up")
 }
 
-// CompleteGrant takes the grant's row lock first (on SQLite, the
+// CompleteGrant reads the totals that CreateDownload and FinishDownload
+// keep on the grant, so that its cost does not grow with the requests the
+// URL served. It takes the grant's row lock first (on SQLite, the
 // transaction excludes every other writer), so that callers racing on one
 // grant take turns. On PostgreSQL the lock is FOR NO KEY UPDATE: each
 // caller's download insert holds a key-share lock on the grant row for
 // its foreign key, which FOR UPDATE would wait for, each caller on the
-// others, in a deadlock. Each caller recorded its download before, so each
-// counts, under the lock, every download committed before it got the lock
-// and its own: the caller whose download completes the grant sees it
-// complete, and those after it see it marked. The rule is the one
+// others, in a deadlock (the totals' UPDATE takes the same lock as FOR NO
+// KEY UPDATE). Each caller recorded its download before, so each sees,
+// under the lock, the totals of every download committed before it got
+// the lock and of its own: the caller whose download completes the grant
+// sees it complete, and those after it see it marked. The rule is the one
 // DownloadStats counts completions by, so that the figures and the marks
 // agree; a grant needs at least one download, even for an empty file.
 func (s *store) CompleteGrant(ctx context.Context, id string, at time.Time) (bool, error) {
@@ -210,26 +214,18 @@ func (s *store) CompleteGrant(ctx context.Context, id string, at time.Time) (boo
 	}
 	marked := false
 	err := s.inTx(ctx, func(s *store) error {
-		var size int64
+		var size, requests, sent, whole int64
 		var completedAt *time.Time
 		lock := ""
 		if s.db.dialect == dialectPostgres {
 			lock = " FOR NO KEY UPDATE"
 		}
-		err := s.queryRow(ctx, `SELECT size, completed_at FROM grants WHERE id = ?`+lock, id).Scan(&size, nullTimeCol{&completedAt})
+		err := s.queryRow(ctx, `SELECT size, completed_at, requests, requests_bytes, requests_whole FROM grants WHERE id = ?`+lock, id).
+			Scan(&size, nullTimeCol{&completedAt}, &requests, &sent, &whole)
 		if err != nil {
 			return s.fail(ctx, err, errGrantNotFound)
 		}
-		if completedAt != nil {
-			return nil
-		}
-		var requests, whole, sent int64
-		err = s.queryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(CASE WHEN completed AND range_header = '' THEN 1 ELSE 0 END), 0),
-			CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM downloads WHERE grant_id = ?`, id).Scan(&requests, &whole, &sent)
-		if err != nil {
-			return s.fail(ctx, err, nil)
-		}
-		if requests == 0 || whole == 0 && sent < size {
+		if completedAt != nil || requests == 0 || whole == 0 && sent < size {
 			return nil
 		}
 		if _, err := s.exec(ctx, `UPDATE grants SET completed_at = ? WHERE id = ?`, at, id); err != nil {
@@ -239,6 +235,31 @@ func (s *store) CompleteGrant(ctx context.Context, id string, at time.Time) (boo
 		return nil
 	})
 	return marked, err
+}
+
+// addRequests returns the assignments of an UPDATE of grants that adds to
+// a grant's totals (see 0018_grant_totals.sql) one more request (or none)
+// and the change of its bytes and of its completed whole-file requests,
+// with their arguments. The bytes saturate at the largest int64 rather
+// than fail: an edge reports the bytes it served, and an absurd report
+// must not keep every later request of the URL from being recorded.
+func addRequests(requests, bytes, whole int64) (string, []any) {
+	q := `requests = requests + ?, requests_whole = requests_whole + ?, `
+	args := []any{requests, whole}
+	if bytes >= 0 {
+		return q + `requests_bytes = CASE WHEN requests_bytes > ? THEN ? ELSE requests_bytes + ? END`,
+			append(args, int64(math.MaxInt64)-bytes, int64(math.MaxInt64), bytes)
+	}
+	return q + `requests_bytes = CASE WHEN requests_bytes < ? THEN 0 ELSE requests_bytes + ? END`, append(args, -bytes, bytes)
+}
+
+// wholeRequest reports whether a download counts as a completed request
+// for the whole file.
+func wholeRequest(rng string, completed bool) int64 {
+	if completed && rng == "" {
+		return 1
+	}
+	return 0
 }
 
 // GrantUsage counts the grants issued to the organization for the product
@@ -300,30 +321,6 @@ func (s *store) CreateDownload(ctx context.Context, d *freight.Download) error {
 	if c.Bytes < 0 {
 		return freight.FieldError("bytes", "must not be negative")
 	}
-	g, err := s.Grant(ctx, c.GrantID)
-	if err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		field string
-		v     *string
-		grant string
-	}{
-		{"artifact_id", &c.ArtifactID, g.ArtifactID},
-		{"product_id", &c.ProductID, g.ProductID},
-		{"org_id", &c.OrgID, g.OrgID},
-	} {
-		switch *f.v {
-		case "":
-			*f.v = f.grant
-		case f.grant:
-		default:
-			return freight.FieldError(f.field, "is not the grant's")
-		}
-	}
-	if c.Actor == "" {
-		c.Actor = g.Actor
-	}
 	now := s.db.now()
 	if c.ID == "" {
 		c.ID = s.db.newID(freight.PrefixDownload, now)
@@ -332,16 +329,51 @@ func (s *store) CreateDownload(ctx context.Context, d *freight.Download) error {
 		c.StartedAt = now
 	}
 	c.StartedAt, c.FinishedAt = normTime(c.StartedAt), normTimePtr(c.FinishedAt)
-	_, err = s.exec(ctx, `INSERT INTO downloads (`+downloadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.GrantID, c.ArtifactID, c.ProductID, nullString(c.OrgID), c.Actor, c.IP, c.Via, c.Range,
-		c.Bytes, c.Completed, c.StartedAt, c.FinishedAt)
+	// The grant's totals change first: the update reads the grant and
+	// takes its row lock (the one CompleteGrant takes after) in one
+	// statement, and a refused download undoes it.
+	err := s.inTx(ctx, func(s *store) error {
+		var g freight.Grant
+		set, args := addRequests(1, c.Bytes, wholeRequest(c.Range, c.Completed))
+		err := s.execReturning(ctx, grantDest(&g), `UPDATE grants SET `+set+` WHERE id = ? RETURNING `+grantColumns, append(args, c.GrantID)...)
+		if err != nil {
+			return s.fail(ctx, err, errGrantNotFound)
+		}
+		for _, f := range []struct {
+			field string
+			v     *string
+			grant string
+		}{
+			{"artifact_id", &c.ArtifactID, g.ArtifactID},
+			{"product_id", &c.ProductID, g.ProductID},
+			{"org_id", &c.OrgID, g.OrgID},
+		} {
+			switch *f.v {
+			case "":
+				*f.v = f.grant
+			case f.grant:
+			default:
+				return freight.FieldError(f.field, "is not the grant's")
+			}
+		}
+		if c.Actor == "" {
+			c.Actor = g.Actor
+		}
+		_, err = s.exec(ctx, `INSERT INTO downloads (`+downloadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.GrantID, c.ArtifactID, c.ProductID, nullString(c.OrgID), c.Actor, c.IP, c.Via, c.Range,
+			c.Bytes, c.Completed, c.StartedAt, c.FinishedAt)
+		if err != nil {
+			return s.fail(ctx, err, &errs{
+				idConflict: fmt.Sprintf("a download with id %q already exists", c.ID),
+				parents: []parent{
+					{constraint: "downloads_grant_id_fkey", table: "grants", id: c.GrantID, notFound: "grant not found"},
+				},
+			})
+		}
+		return nil
+	})
 	if err != nil {
-		return s.fail(ctx, err, &errs{
-			idConflict: fmt.Sprintf("a download with id %q already exists", c.ID),
-			parents: []parent{
-				{constraint: "downloads_grant_id_fkey", table: "grants", id: c.GrantID, notFound: "grant not found"},
-			},
-		})
+		return err
 	}
 	*d = c
 	return nil
@@ -356,18 +388,35 @@ func (s *store) FinishDownload(ctx context.Context, id string, bytes int64, comp
 	if at.IsZero() {
 		at = s.db.now()
 	}
-	res, err := s.exec(ctx, `UPDATE downloads SET bytes = ?, completed = ?, finished_at = ? WHERE id = ?`, bytes, completed, at, id)
-	if err != nil {
-		return s.fail(ctx, err, errDownloadNotFound)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.fail(ctx, err, errDownloadNotFound)
-	}
-	if n == 0 {
-		return &freight.Error{Code: freight.ENOTFOUND, Message: errDownloadNotFound.notFound}
-	}
-	return nil
+	// The grant's totals change by the difference from what the download
+	// held, read under its row lock so that two calls for one download
+	// count it once.
+	return s.inTx(ctx, func(s *store) error {
+		var grantID, rng string
+		var was int64
+		var wasCompleted bool
+		lock := ""
+		if s.db.dialect == dialectPostgres {
+			lock = " FOR UPDATE"
+		}
+		err := s.queryRow(ctx, `SELECT grant_id, range_header, bytes, completed FROM downloads WHERE id = ?`+lock, id).
+			Scan(&grantID, &rng, &was, boolCol{&wasCompleted})
+		if err != nil {
+			return s.fail(ctx, err, errDownloadNotFound)
+		}
+		if _, err := s.exec(ctx, `UPDATE downloads SET bytes = ?, completed = ?, finished_at = ? WHERE id = ?`, bytes, completed, at, id); err != nil {
+			return s.fail(ctx, err, errDownloadNotFound)
+		}
+		bytesChange, wholeChange := bytes-was, wholeRequest(rng, completed)-wholeRequest(rng, wasCompleted)
+		if bytesChange == 0 && wholeChange == 0 {
+			return nil
+		}
+		set, args := addRequests(0, bytesChange, wholeChange)
+		if _, err := s.exec(ctx, `UPDATE grants SET `+set+` WHERE id = ?`, append(args, grantID)...); err != nil {
+			return s.fail(ctx, err, nil)
+		}
+		return nil
+	})
 }
 
 // Downloads lists downloads newest first by their start time, then id, as

@@ -17,6 +17,7 @@ var edgeTests = []subtest{
 	{"PrefetchReconcile", testPrefetchReconcile},
 	{"PrefetchScope", testPrefetchScope},
 	{"PrefetchDone", testPrefetchDone},
+	{"PrefetchEvicted", testPrefetchEvicted},
 	{"PrefetchInTx", testPrefetchInTx},
 	{"PrefetchSerialized", testPrefetchSerialized},
 }

@@ -29,6 +29,10 @@ var grantTests = []subtest{
 	{"Complete", testGrantComplete},
 	{"CompleteInTx", testGrantCompleteInTx},
 	{"CompleteConcurrent", testGrantCompleteConcurrent},
+	{"CompleteFinished", testGrantCompleteFinished},
+	{"CompleteRefusedDownload", testGrantCompleteRefused},
+	{"CompleteHugeReports", testGrantCompleteHuge},
+	{"CompleteFinishedConcurrent", testGrantCompleteFinishedConcurrent},
 }
 
 var downloadTests = []subtest{
@@ -985,6 +989,125 @@ func testGrantComplete(t *testing.T, s freight.Store) {
 
 	_, err := s.CompleteGrant(ctx, missingID(freight.PrefixGrant), ts(0))
 	wantCode(t, "CompleteGrant(missing)", err, freight.ENOTFOUND)
+}
+
+// The origin records a request as it starts, with no bytes, and then how
+// it ended, possibly more than once (the last report wins): the grant
+// completes by what the downloads hold after the last report, each
+// counted once.
+func testGrantCompleteFinished(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	o, p, _ := seedGrant(t, s)
+	a := seedArtifact(t, s, p, "2.0.0")
+	complete := func(what, id string, want bool) {
+		t.Helper()
+		got, err := s.CompleteGrant(ctx, id, ts(time.Hour))
+		noErr(t, what, err)
+		if got != want {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+	finish := func(d *freight.Download, bytes int64, completed bool) {
+		t.Helper()
+		noErr(t, "FinishDownload", s.FinishDownload(ctx, d.ID, bytes, completed, ts(time.Minute)))
+	}
+
+	ranged := sizedGrant(t, s, a, o.ID, 100)
+	first := MustCreateDownload(t, s, &freight.Download{GrantID: ranged.ID, Via: "origin", Range: "bytes=0-59"})
+	complete("CompleteGrant(a request started)", ranged.ID, false)
+	finish(first, 60, true)
+	finish(first, 60, true) // the same report again
+	complete("CompleteGrant(60 of 100 bytes, reported twice)", ranged.ID, false)
+	second := MustCreateDownload(t, s, &freight.Download{GrantID: ranged.ID, Via: "origin", Range: "bytes=60-"})
+	finish(second, 40, true)
+	finish(first, 10, false) // the first one broke off after all
+	complete("CompleteGrant(10 and 40 of 100 bytes)", ranged.ID, false)
+	finish(first, 60, true)
+	complete("CompleteGrant(60 and 40 of 100 bytes)", ranged.ID, true)
+
+	whole := sizedGrant(t, s, a, o.ID, 100)
+	d := MustCreateDownload(t, s, &freight.Download{GrantID: whole.ID, Via: "origin"})
+	finish(d, 100, true)
+	finish(d, 30, false)
+	complete("CompleteGrant(a whole-file request reported broken off last)", whole.ID, false)
+	finish(d, 30, true)
+	complete("CompleteGrant(a whole-file request reported completed last)", whole.ID, true)
+}
+
+// The same report of how a request ended, sent by many callers at once
+// (retries that crossed), counts the request once.
+func testGrantCompleteFinishedConcurrent(t *testing.T, s freight.Store) {
+	const callers = 16
+	o, p, _ := seedGrant(t, s)
+	g := sizedGrant(t, s, seedArtifact(t, s, p, "2.0.0"), o.ID, 100)
+	d := MustCreateDownload(t, s, &freight.Download{GrantID: g.ID, Via: "origin", Range: "bytes=0-59"})
+	run(callers, func(i int) {
+		if err := s.FinishDownload(t.Context(), d.ID, 60, true, ts(time.Minute)); err != nil {
+			t.Errorf("FinishDownload #%d: %v", i, err)
+		}
+	})
+	marked, err := s.CompleteGrant(t.Context(), g.ID, ts(time.Hour))
+	noErr(t, "CompleteGrant", err)
+	if marked {
+		t.Errorf("CompleteGrant after %d reports of the same 60 of 100 bytes = true, want false", callers)
+	}
+}
+
+// A download the store refuses, alone or inside a transaction that goes
+// on and commits, counts for nothing towards its grant's completion.
+func testGrantCompleteRefused(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	o, p, _ := seedGrant(t, s)
+	a := seedArtifact(t, s, p, "2.0.0")
+	g := sizedGrant(t, s, a, o.ID, 100)
+	first := MustCreateDownload(t, s, &freight.Download{GrantID: g.ID, Via: "origin", Range: "bytes=0-9", Bytes: 10, Completed: true})
+
+	whole := &freight.Download{GrantID: g.ID, Via: "origin", Bytes: 100, Completed: true}
+	wrongOrg := *whole
+	wrongOrg.OrgID = missingID(freight.PrefixOrganization)
+	wantCode(t, "CreateDownload(another organization)", s.CreateDownload(ctx, &wrongOrg), freight.EINVALID)
+	again := *whole
+	again.ID = first.ID
+	wantCode(t, "CreateDownload(an id taken)", s.CreateDownload(ctx, &again), freight.ECONFLICT)
+	noErr(t, "Tx", s.Tx(ctx, func(tx freight.Store) error {
+		again := *whole
+		again.ID = first.ID
+		wantCode(t, "CreateDownload(an id taken) in a transaction", tx.CreateDownload(ctx, &again), freight.ECONFLICT)
+		wrongOrg := wrongOrg
+		wantCode(t, "CreateDownload(another organization) in a transaction", tx.CreateDownload(ctx, &wrongOrg), freight.EINVALID)
+		MustCreateDownload(t, tx, &freight.Download{GrantID: g.ID, Via: "origin", Range: "bytes=10-19", Bytes: 10, Completed: true})
+		return nil
+	}))
+	marked, err := s.CompleteGrant(ctx, g.ID, ts(time.Hour))
+	noErr(t, "CompleteGrant", err)
+	if marked {
+		t.Errorf("CompleteGrant after 20 of 100 bytes and refused whole-file downloads = true, want false")
+	}
+	wantCode(t, "FinishDownload(missing)", s.FinishDownload(ctx, missingID(freight.PrefixDownload), 100, true, ts(0)), freight.ENOTFOUND)
+	MustCreateDownload(t, s, &freight.Download{GrantID: g.ID, Via: "origin", Range: "bytes=20-", Bytes: 80, Completed: true})
+	marked, err = s.CompleteGrant(ctx, g.ID, ts(time.Hour))
+	noErr(t, "CompleteGrant", err)
+	if !marked {
+		t.Errorf("CompleteGrant after 10, 10 and 80 of 100 bytes = false, want true")
+	}
+}
+
+// Reports of absurd sizes (an edge reports the bytes it served) are
+// recorded, and later requests of the grant too.
+func testGrantCompleteHuge(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	o, p, _ := seedGrant(t, s)
+	g := sizedGrant(t, s, seedArtifact(t, s, p, "2.0.0"), o.ID, 100)
+	for range 2 {
+		MustCreateDownload(t, s, &freight.Download{GrantID: g.ID, Via: "edge-fra", Range: "bytes=0-", Bytes: math.MaxInt64})
+	}
+	d := MustCreateDownload(t, s, &freight.Download{GrantID: g.ID, Via: "edge-fra", Range: "bytes=0-"})
+	noErr(t, "FinishDownload(the largest size)", s.FinishDownload(ctx, d.ID, math.MaxInt64, false, ts(time.Minute)))
+	marked, err := s.CompleteGrant(ctx, g.ID, ts(time.Hour))
+	noErr(t, "CompleteGrant", err)
+	if !marked {
+		t.Errorf("CompleteGrant after three reports of %d bytes = false, want true", int64(math.MaxInt64))
+	}
 }
 
 // In the transaction that records the completing download, the mark

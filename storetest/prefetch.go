@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -206,6 +207,68 @@ func testPrefetchScope(t *testing.T, s freight.Store) {
 	} {
 		_, _, err := s.ReconcileEdgePrefetch(t.Context(), sc, now.Add(-time.Hour), now)
 		wantCode(t, "ReconcileEdgePrefetch(malformed "+name+")", err, freight.EINVALID)
+	}
+}
+
+// An edge's report of blobs its cache dropped makes its done rows of them
+// pending again, and only its own; the counts follow, and a new report of
+// the blob cached marks the row done again.
+func testPrefetchEvicted(t *testing.T, s freight.Store) {
+	ctx := t.Context()
+	f := newPrefetchFixture(t, s)
+	now := f.now
+	a, b := MustCreateEdge(t, s, "a", ""), MustCreateEdge(t, s, "b", "")
+	r1 := f.release(f.on, "1.0.0", now.Add(-time.Hour), digest('1'), digest('2'), digest('3'))
+	f.reconcile(freight.EdgePrefetchScope{}, 6, 0)
+	v := map[string]string{r1.ID: "1"}
+	at := now.Add(time.Hour)
+	for _, e := range []*freight.Edge{a, b} {
+		if _, err := s.MarkEdgePrefetched(ctx, e.ID, []string{digest('1'), digest('2')}, at); err != nil {
+			t.Fatalf("MarkEdgePrefetched: %v", err)
+		}
+	}
+
+	n, err := s.MarkEdgeEvicted(ctx, a.ID, []string{digest('1'), digest('1'), digest('3'), digest('9')})
+	noErr(t, "MarkEdgeEvicted", err)
+	if n != 1 {
+		t.Errorf("MarkEdgeEvicted changed %d rows, want 1 (a digest twice, one pending, one not asked for)", n)
+	}
+	wantRows(t, "edge a", f.rows(a.ID, v), "1:1", "2:1:done", "3:1")
+	wantRows(t, "edge b, untouched by a's report", f.rows(b.ID, v), "1:1:done", "2:1:done", "3:1")
+	if got, _ := s.EdgePrefetch(ctx, a.ID, digest('1')); got == nil || got.DoneAt != nil || !got.RequestedAt.Equal(now) {
+		t.Errorf("evicted row: %+v, want pending, requested at %v as before", got, now)
+	}
+	n, err = s.MarkEdgeEvicted(ctx, a.ID, []string{digest('1')})
+	if err != nil || n != 0 {
+		t.Errorf("MarkEdgeEvicted of a pending row = %d, %v; want 0", n, err)
+	}
+	if n, err := s.MarkEdgeEvicted(ctx, a.ID, nil); err != nil || n != 0 {
+		t.Errorf("MarkEdgeEvicted(nothing) = %d, %v", n, err)
+	}
+	_, err = s.MarkEdgeEvicted(ctx, a.ID, []string{"ABC"})
+	wantCode(t, "MarkEdgeEvicted(malformed)", err, freight.EINVALID)
+	if fe, ok := errors.AsType[*freight.Error](err); !ok || fe.Field != "evicted" {
+		t.Errorf("MarkEdgeEvicted(malformed): %v, want an error about the field evicted", err)
+	}
+
+	counts, err := s.EdgePrefetchCounts(ctx, []string{a.ID, b.ID})
+	noErr(t, "EdgePrefetchCounts", err)
+	checkSame(t, "EdgePrefetchCounts", counts, map[string]freight.EdgePrefetchCounts{
+		a.ID: {Pending: 2, Done: 1, PendingBytes: 2 << 20},
+		b.ID: {Pending: 1, Done: 2, PendingBytes: 1 << 20},
+	})
+	pending, err := s.EdgePrefetches(ctx, freight.EdgePrefetchFilter{EdgeID: a.ID, Pending: true})
+	noErr(t, "EdgePrefetches(pending)", err)
+	if len(pending) != 2 || pending[0].SHA256 != digest('1') && pending[1].SHA256 != digest('1') {
+		t.Errorf("edge a's pending rows: %+v, want the evicted one among 2", pending)
+	}
+
+	later := at.Add(time.Hour)
+	if n, err := s.MarkEdgePrefetched(ctx, a.ID, []string{digest('1')}, later); err != nil || n != 1 {
+		t.Errorf("MarkEdgePrefetched after the eviction = %d, %v; want 1", n, err)
+	}
+	if got, _ := s.EdgePrefetch(ctx, a.ID, digest('1')); got == nil || got.DoneAt == nil || !got.DoneAt.Equal(later) {
+		t.Errorf("row cached again: %+v, want done at %v", got, later)
 	}
 }
 
