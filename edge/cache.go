@@ -34,6 +34,9 @@ type cache struct {
 	// disk) that the portal has not been told of: it may count them among
 	// the prefetches the edge holds.
 	dropped map[string]struct{}
+	// displaced holds when complete blobs were evicted to make room for a
+	// prefetch: see Edge.Prefetch.
+	displaced map[string]time.Time
 }
 
 // entry is one blob of the cache. Guarded by cache.mu.
@@ -55,7 +58,7 @@ func (c *cache) partialPath(digest string, size int64) string {
 // openCache scans dir and rebuilds the index. Files that are neither a
 // blob nor a partial blob (temporary files of a crash) are removed.
 func openCache(dir string, limit int64) (*cache, error) {
-	c := &cache{dir: dir, limit: limit, entries: map[string]*entry{}, dropped: map[string]struct{}{}}
+	c := &cache{dir: dir, limit: limit, entries: map[string]*entry{}, dropped: map[string]struct{}{}, displaced: map[string]time.Time{}}
 	for _, sub := range []string{"blobs", "partial"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return nil, err
@@ -144,24 +147,24 @@ func parsePartialName(name string, info fs.FileInfo) *entry {
 }
 
 // reserveLocked makes room for n more bytes, evicting what it must, and
-// reports whether it could.
-func (c *cache) reserveLocked(n int64) bool {
+// reports whether it could and which complete blobs it evicted.
+func (c *cache) reserveLocked(n int64) (bool, []string) {
 	if n > c.limit {
-		return false
+		return false, nil
 	}
-	c.evictLocked(n)
+	evicted := c.evictLocked(n)
 	if c.used+n > c.limit {
-		return false
+		return false, evicted
 	}
 	c.used += n
-	return true
+	return true, evicted
 }
 
 // evictLocked removes unpinned blobs, least recently used first, until n
-// more bytes fit.
-func (c *cache) evictLocked(n int64) {
+// more bytes fit, and returns the digests of the complete ones.
+func (c *cache) evictLocked(n int64) (evicted []string) {
 	if c.used+n <= c.limit {
-		return
+		return nil
 	}
 	var victims []*entry
 	for _, e := range c.entries {
@@ -172,10 +175,14 @@ func (c *cache) evictLocked(n int64) {
 	slices.SortFunc(victims, func(a, b *entry) int { return cmp.Compare(a.lastUsed, b.lastUsed) })
 	for _, e := range victims {
 		if c.used+n <= c.limit {
-			return
+			return evicted
+		}
+		if e.complete {
+			evicted = append(evicted, e.digest)
 		}
 		c.removeLocked(e)
 	}
+	return evicted
 }
 
 // removeLocked drops an entry and its file.

@@ -460,3 +460,37 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetchNoRoom: a cache that holds one of a release's two files
+// does not go round in circles, each prefetch evicting the other file and
+// the portal asking for it again: the evicted one waits, shown pending,
+// and each file is fetched from the portal once.
+func TestPrefetchNoRoom(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := p.artifact("a.bin", 3<<20, 31)
+	b, _ := p.artifact("b.bin", 3<<20, 32)
+	startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond; c.CacheSize = 4 << 20 })
+	p.call("POST", "/api/v1/releases/"+p.release.ID+"/publish", p.adminToken(), http.StatusOK)
+	p.server.Wait()
+	counts := func() freight.EdgePrefetchCounts {
+		c, err := p.store.EdgePrefetchCounts(ctx, []string{p.edgeID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c[p.edgeID]
+	}
+	// Both get fetched, the second evicting the first.
+	waitFor(t, "both files to be fetched", func() bool { return p.blobBytes.Load() >= a.Size+b.Size })
+	// Fifty heartbeats later, no more.
+	time.Sleep(time.Second)
+	if got := p.blobBytes.Load(); got != a.Size+b.Size {
+		t.Errorf("the edge fetched %d bytes from the portal, want each file once (%d)", got, a.Size+b.Size)
+	}
+	if c := counts(); c.Done != 1 || c.Pending != 1 {
+		t.Errorf("prefetch rows %+v, want one done and one pending", c)
+	}
+}

@@ -368,15 +368,45 @@ func (e *Edge) prefetcher(ctx context.Context) {
 	}
 }
 
+// displacedHold is how long a blob evicted to make room for a prefetch
+// is not prefetched again.
+const displacedHold = time.Hour
+
 // Prefetch starts filling a blob unless it is cached or filling already,
 // and returns a channel closed when the fill ends (nil when none runs).
+//
+// A cache too small for everything the portal wants prefetched would
+// otherwise go round in circles: each prefetch evicts another prefetched
+// blob, the heartbeat reports it evicted, the portal asks for it again.
+// So a blob evicted to make room for a prefetch is not prefetched again
+// for displacedHold; the portal meanwhile shows it pending, which is the
+// truth.
 func (e *Edge) Prefetch(digest string, size int64) <-chan struct{} {
 	c := e.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ent := c.entries[digest]
 	if ent == nil {
-		if !c.reserveLocked(size) {
+		now := e.now()
+		if at, ok := c.displaced[digest]; ok {
+			if now.Sub(at) < displacedHold {
+				e.logger.Debug("not prefetched again yet: it was evicted to make room for another prefetch", "sha256", digest)
+				return nil
+			}
+			delete(c.displaced, digest)
+		}
+		ok, evicted := c.reserveLocked(size)
+		if len(evicted) > 0 && len(c.displaced) >= 1024 {
+			for d, at := range c.displaced {
+				if now.Sub(at) >= displacedHold {
+					delete(c.displaced, d)
+				}
+			}
+		}
+		for _, d := range evicted {
+			c.displaced[d] = now
+		}
+		if !ok {
 			e.logger.Warn("no room to prefetch", "sha256", digest, "size", size)
 			return nil
 		}

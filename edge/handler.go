@@ -92,7 +92,7 @@ func (e *Edge) open(ctx context.Context, c grant.Claims, token string) (io.ReadS
 		return nil, nil, freight.Internal(errors.New("edge: the grant's size differs from the cached blob's"))
 	}
 	if ent == nil {
-		if !cc.reserveLocked(c.Size) {
+		if ok, _ := cc.reserveLocked(c.Size); !ok {
 			cc.mu.Unlock()
 			e.misses.Add(1)
 			e.logger.Warn("no room in the cache; passing through", "sha256", c.Digest, "size", c.Size)
