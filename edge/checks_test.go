@@ -281,9 +281,7 @@ func countDownloads(t testing.TB, p *portal) int {
 func TestPrefetchOnPublish(t *testing.T) {
 	p := newPortal(t)
 	ctx := context.Background()
-	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	p.prefetchOn()
 	a, content := p.artifact("p.bin", 2<<20, 14)
 	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond })
 	p.call("POST", "/api/v1/releases/"+p.release.ID+"/publish", p.adminToken(), http.StatusOK)
@@ -314,20 +312,12 @@ func TestPrefetchOnPublish(t *testing.T) {
 func TestPrefetchEvicted(t *testing.T) {
 	p := newPortal(t)
 	ctx := context.Background()
-	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	p.prefetchOn()
 	a, _ := p.artifact("a.bin", 2<<20, 21)
 	n := startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond; c.CacheSize = 4 << 20 })
 	p.call("POST", "/api/v1/releases/"+p.release.ID+"/publish", p.adminToken(), http.StatusOK)
 	p.server.Wait()
-	counts := func() freight.EdgePrefetchCounts {
-		c, err := p.store.EdgePrefetchCounts(ctx, []string{p.edgeID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c[p.edgeID]
-	}
+	counts := p.prefetchCounts
 	waitFor(t, "the prefetch to be done", func() bool { return counts() == freight.EdgePrefetchCounts{Done: 1} })
 
 	// A file of no prefetched release, downloaded by a customer, needs
@@ -390,9 +380,7 @@ func TestBlobFetchNeedsProof(t *testing.T) {
 	// A prefetch opens the blob to the edge it was asked of, and to no
 	// other.
 	ctx := context.Background()
-	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	p.prefetchOn()
 	now := time.Now()
 	if _, err := p.store.UpdateRelease(ctx, p.release.ID, func(r *freight.Release) error {
 		r.State, r.PublishedAt = freight.ReleasePublished, &now
@@ -467,22 +455,12 @@ func TestTrustedProxies(t *testing.T) {
 // and each file is fetched from the portal once.
 func TestPrefetchNoRoom(t *testing.T) {
 	p := newPortal(t)
-	ctx := context.Background()
-	if _, err := p.store.UpdateProduct(ctx, p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	p.prefetchOn()
 	a, _ := p.artifact("a.bin", 3<<20, 31)
 	b, _ := p.artifact("b.bin", 3<<20, 32)
 	startEdge(t, p, t.TempDir(), func(c *edge.Config) { c.Heartbeat = 20 * time.Millisecond; c.CacheSize = 4 << 20 })
 	p.call("POST", "/api/v1/releases/"+p.release.ID+"/publish", p.adminToken(), http.StatusOK)
 	p.server.Wait()
-	counts := func() freight.EdgePrefetchCounts {
-		c, err := p.store.EdgePrefetchCounts(ctx, []string{p.edgeID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c[p.edgeID]
-	}
 	// Both get fetched, the second evicting the first.
 	waitFor(t, "both files to be fetched", func() bool { return p.blobBytes.Load() >= a.Size+b.Size })
 	// Fifty heartbeats later, no more.
@@ -490,7 +468,7 @@ func TestPrefetchNoRoom(t *testing.T) {
 	if got := p.blobBytes.Load(); got != a.Size+b.Size {
 		t.Errorf("the edge fetched %d bytes from the portal, want each file once (%d)", got, a.Size+b.Size)
 	}
-	if c := counts(); c.Done != 1 || c.Pending != 1 {
+	if c := p.prefetchCounts(); c.Done != 1 || c.Pending != 1 {
 		t.Errorf("prefetch rows %+v, want one done and one pending", c)
 	}
 }

@@ -181,6 +181,24 @@ func newPortal(t testing.TB) *portal {
 }
 
 // adminToken creates a vendor admin and returns an API token of theirs.
+// prefetchOn turns prefetch_edges on for the portal's product.
+func (p *portal) prefetchOn() {
+	p.t.Helper()
+	if _, err := p.store.UpdateProduct(context.Background(), p.product.ID, func(pr *freight.Product) error { pr.PrefetchEdges = true; return nil }); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// prefetchCounts returns the counts of the edge's prefetch rows.
+func (p *portal) prefetchCounts() freight.EdgePrefetchCounts {
+	p.t.Helper()
+	c, err := p.store.EdgePrefetchCounts(context.Background(), []string{p.edgeID})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return c[p.edgeID]
+}
+
 func (p *portal) adminToken() string {
 	p.t.Helper()
 	ctx := context.Background()
