@@ -56,6 +56,12 @@ func (f *fetcher) followHash() *hashFollower {
 func (hf *hashFollower) wants(off int64, n int) bool {
 	hf.mu.Lock()
 	defer hf.mu.Unlock()
+	return hf.takesLocked(off, n)
+}
+
+// takesLocked reports whether n bytes at off are the next to hash and
+// have room in the queue.
+func (hf *hashFollower) takesLocked(off int64, n int) bool {
 	return hf.err == nil && off == hf.claimed && hf.queued+n <= maxHashQueue
 }
 
@@ -63,7 +69,7 @@ func (hf *hashFollower) wants(off int64, n int) bool {
 // whether the hasher took the buffer, which then belongs to it.
 func (hf *hashFollower) offer(off int64, b []byte) bool {
 	hf.mu.Lock()
-	ok := hf.err == nil && off == hf.claimed && hf.queued+len(b) <= maxHashQueue
+	ok := hf.takesLocked(off, len(b))
 	if ok {
 		hf.queue = append(hf.queue, hashChunk{b: b})
 		hf.queued += len(b)
