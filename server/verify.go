@@ -141,23 +141,8 @@ func (v *verification) run(ctx context.Context) error {
 		}
 		return err
 	}
-	var a *freight.Artifact
-	err = v.s.record(ctx, v.event("artifact.available", "artifact"), func(tx freight.Store) (audited, error) {
-		if err := v.s.jobs.CompleteIn(ctx, tx, v.j); err != nil {
-			return audited{}, err
-		}
-		if _, err := v.update(ctx, tx, func(u *freight.Upload) { u.State, u.Error = freight.UploadCompleted, "" }); err != nil {
-			return audited{}, err
-		}
-		var err error
-		a, err = tx.UpdateArtifact(ctx, up.ArtifactID, func(a *freight.Artifact) error {
-			a.SHA256, a.State, a.Error = digest, freight.ArtifactAvailable, ""
-			return nil
-		})
-		if err != nil {
-			return audited{}, err
-		}
-		return audited{id: a.ID, details: a}, nil
+	a, err := v.conclude(ctx, up, "artifact.available", freight.UploadCompleted, "", func(a *freight.Artifact) {
+		a.SHA256, a.State, a.Error = digest, freight.ArtifactAvailable, ""
 	})
 	if err != nil {
 		return err
@@ -262,21 +247,8 @@ func (v *verification) reopen(ctx context.Context, done bool, reason string) err
 // fail marks the upload and its artifact failed for good, with the reason,
 // and drops the staged bytes: nothing of them may become downloadable.
 func (v *verification) fail(ctx context.Context, up *freight.Upload, reason string) error {
-	err := v.s.record(ctx, v.event("artifact.failed", "artifact"), func(tx freight.Store) (audited, error) {
-		if err := v.s.jobs.CompleteIn(ctx, tx, v.j); err != nil {
-			return audited{}, err
-		}
-		if _, err := v.update(ctx, tx, func(u *freight.Upload) { u.State, u.Error = freight.UploadFailed, reason }); err != nil {
-			return audited{}, err
-		}
-		a, err := tx.UpdateArtifact(ctx, up.ArtifactID, func(a *freight.Artifact) error {
-			a.State, a.Error = freight.ArtifactFailed, reason
-			return nil
-		})
-		if err != nil {
-			return audited{}, err
-		}
-		return audited{id: a.ID, details: a}, nil
+	_, err := v.conclude(ctx, up, "artifact.failed", freight.UploadFailed, reason, func(a *freight.Artifact) {
+		a.State, a.Error = freight.ArtifactFailed, reason
 	})
 	if err != nil {
 		return err
@@ -292,6 +264,28 @@ func (v *verification) fail(ctx context.Context, up *freight.Upload, reason stri
 
 // event is the audit event of the outcome, in the name of whoever
 // completed the upload.
+// conclude ends the job with its outcome, in one transaction with the
+// audit event action: the upload takes state st with error reason, and
+// the artifact what set makes of it.
+func (v *verification) conclude(ctx context.Context, up *freight.Upload, action string, st freight.UploadState, reason string, set func(*freight.Artifact)) (*freight.Artifact, error) {
+	var a *freight.Artifact
+	err := v.s.record(ctx, v.event(action, "artifact"), func(tx freight.Store) (audited, error) {
+		if err := v.s.jobs.CompleteIn(ctx, tx, v.j); err != nil {
+			return audited{}, err
+		}
+		if _, err := v.update(ctx, tx, func(u *freight.Upload) { u.State, u.Error = st, reason }); err != nil {
+			return audited{}, err
+		}
+		var err error
+		a, err = tx.UpdateArtifact(ctx, up.ArtifactID, func(a *freight.Artifact) error { set(a); return nil })
+		if err != nil {
+			return audited{}, err
+		}
+		return audited{id: a.ID, details: a}, nil
+	})
+	return a, err
+}
+
 func (v *verification) event(action, targetType string) freight.AuditEvent {
 	actor := v.p.Actor
 	if actor == "" {
