@@ -113,6 +113,21 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
+// getBody GETs path and returns the body of its successful answer, which
+// is not JSON to decode (a file, a document kept as it is).
+func (c *Client) getBody(ctx context.Context, path string) ([]byte, error) {
+	resp, err := c.send(ctx, "GET", path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, transportError(err)
+	}
+	return b, nil
+}
+
 // send sends a request and returns the response if its status is 2xx;
 // otherwise it returns the API's error.
 func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {

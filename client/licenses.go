@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"io"
 	"net/url"
 	"time"
 
@@ -82,16 +81,7 @@ func (c *Client) RevokeLicense(ctx context.Context, id, reason string) (*freight
 // LicenseFile returns the signed license file as issued, which
 // licensefile.Verify checks offline.
 func (c *Client) LicenseFile(ctx context.Context, id string) ([]byte, error) {
-	resp, err := c.send(ctx, "GET", "/api/v1/licenses/"+url.PathEscape(id)+"/file", nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, transportError(err)
-	}
-	return b, nil
+	return c.getBody(ctx, "/api/v1/licenses/"+url.PathEscape(id)+"/file")
 }
 
 // Revocation is one entry of the license revocation list.

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"io"
 
 	"github.com/freight-portal/freight"
 	"github.com/freight-portal/freight/signing"
@@ -49,14 +48,9 @@ func (c *Client) PublicKeys(ctx context.Context, purpose string) ([]signing.Publ
 
 // OpenAPI answers the description of the API in OpenAPI 3.1, as JSON.
 func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
-	resp, err := c.send(ctx, "GET", "/api/openapi.json", nil)
+	b, err := c.getBody(ctx, "/api/openapi.json")
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, transportError(err)
 	}
 	if !json.Valid(b) {
 		return nil, &freight.Error{Code: freight.EINTERNAL, Message: "the server's answer is not the JSON expected"}
